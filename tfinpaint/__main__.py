@@ -1,0 +1,5 @@
+import sys
+
+from tfinpaint.cli import main
+
+sys.exit(main())

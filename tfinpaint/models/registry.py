@@ -1,0 +1,101 @@
+"""Model registry: one entry per network (or classical method), KerasHub-preset style.
+
+A registry entry holds everything needed to build, train and convert a model by name:
+
+- ``builder(**config)`` returning the generator (a ``keras.Model`` taking ``(image, mask)``,
+  image float ``[0, 1]`` ``(N, H, W, 3)``, mask float ``(N, H, W, 1)`` with 1 = known, and
+  returning a dict with at least ``"output"`` in ``[0, 1]`` space before compositing);
+- ``config``: the official default constructor arguments;
+- ``recipe``: the name of its training recipe (``tfinpaint.training.recipes``);
+- ``discriminator``: builder of its discriminator, or ``None``;
+- ``converter``: dotted path ``"module:function"`` converting an official checkpoint, or ``None``;
+- ``size_multiple``: H and W must be multiples of it (``Inpainter`` pads to it);
+- ``metadata``: paper, venue, official repository, input range, notes.
+
+``kind`` is ``"keras"`` for networks and ``"classical"`` for non-learned methods such as OpenCV's
+``cv2.inpaint``, which are accepted wherever a model name is (evaluation, inference).
+Adding a model = one model module calling :func:`register_model` + a recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+# Modules that register models when imported (one per paper / method).
+_MODEL_MODULES = (
+    "tfinpaint.models.classical",
+    "tfinpaint.models.pconv_unet",
+    "tfinpaint.models.rfr",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    config: dict = dataclasses.field(default_factory=dict)
+    kind: str = "keras"
+    recipe: str | None = None
+    discriminator: Callable[..., Any] | None = None
+    converter: str | None = None
+    size_multiple: int = 1
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_loaded = False
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.kind not in ("keras", "classical"):
+        raise ValueError(f"kind must be 'keras' or 'classical'. Received: kind={spec.kind!r}")
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
+        raise ValueError(f"A model named {spec.name!r} is already registered.")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for module in _MODEL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:  # a model module not written yet
+            if e.name != module:
+                raise
+    _loaded = True
+
+
+def list_models(kind: str | None = None) -> list[str]:
+    """Registered names, sorted; ``kind="keras"`` or ``"classical"`` filters."""
+    _load_all()
+    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"Unknown model {name!r}. Registered models: {', '.join(list_models())}"
+        ) from None
+
+
+def build(name: str, **overrides):
+    """Builds a registered model with its official config, updated by ``overrides``.
+
+    Unknown override keys raise ``KeyError`` naming them (nothing is silently ignored).
+    """
+    spec = get_spec(name)
+    unknown = sorted(set(overrides) - set(spec.config))
+    if unknown:
+        raise KeyError(
+            f"Unknown config keys for model {name!r}: {unknown}. Known keys: {sorted(spec.config)}"
+        )
+    return spec.builder(**{**spec.config, **overrides})
