@@ -51,7 +51,7 @@ class LossTerm:
 
     def __post_init__(self):
         if self.loss not in LOSS_NAMES:
-            raise ValueError(f"Unknown loss {self.loss!r}; known: {LOSS_NAMES}. Received: loss={self.loss!r}")
+            raise ValueError(f"Unknown loss; known: {LOSS_NAMES}. Received: loss={self.loss!r}")
         if self.on not in ON_CHOICES:
             raise ValueError(f"on must be one of {ON_CHOICES}. Received: on={self.on!r}")
 
