@@ -1,0 +1,75 @@
+"""BatchNormalization with PyTorch defaults and freezable statistics.
+
+PyTorch's ``nn.BatchNorm2d`` uses ``eps=1e-5`` and ``momentum=0.1`` (new = 0.9 * old + 0.1 *
+batch), which is Keras ``epsilon=1e-5, momentum=0.9`` (DESIGN section 8). Those are the defaults
+here.
+
+Fine-tuning in RFR-Net (``RFRNet.train(finetune=True)``) and PConv puts BatchNorm layers in eval
+mode, so they normalize with (and no longer update) their running statistics, while gamma and
+beta stay trainable. Keras' ``trainable=False`` on a BatchNormalization layer would freeze gamma
+and beta as well, so this layer has a separate switch, ``frozen_stats``: when ``True`` the layer
+always runs in inference mode, whatever ``training`` says. The trainer's fine-tune stage
+(``tfinpaint.training``) sets it; set it before tracing (``fit``/``tf.function``).
+
+Difference kept from PyTorch: PyTorch updates ``running_var`` with the unbiased batch variance
+(n / (n - 1) times the biased one), Keras with the biased one. Forward outputs in both modes are
+identical; only the running statistics drift apart slightly during training.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from tfinpaint.api_export import tfinpaint_export
+
+
+@tfinpaint_export("tfinpaint.layers.BatchNorm")
+class BatchNorm(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` with PyTorch defaults and ``frozen_stats``.
+
+    Args:
+        frozen_stats: bool, always normalize with the moving statistics and never update them
+            (PyTorch ``module.eval()`` during fine-tuning). Gamma/beta stay trainable.
+            Defaults to `False`.
+        epsilon: Defaults to `1e-5` (PyTorch).
+        momentum: Defaults to `0.9` (PyTorch ``momentum=0.1``).
+        **kwargs: other ``BatchNormalization`` arguments.
+    """
+
+    def __init__(self, frozen_stats=False, epsilon=1e-5, momentum=0.9, **kwargs):
+        super().__init__(epsilon=epsilon, momentum=momentum, **kwargs)
+        self.frozen_stats = bool(frozen_stats)
+
+    def call(self, inputs, training=None, mask=None):
+        if self.frozen_stats:
+            training = False
+        return super().call(inputs, training=training, mask=mask)
+
+    def get_config(self):
+        return {**super().get_config(), "frozen_stats": self.frozen_stats}
+
+
+def set_batchnorm_frozen(model, frozen: bool = True, name_filter=None) -> int:
+    """Sets ``frozen_stats`` on every :class:`BatchNorm` in ``model`` (recursively).
+
+    Args:
+        model: a Keras layer or model.
+        frozen: value to set.
+        name_filter: optional ``callable(layer_path) -> bool`` selecting layers by their path
+            (e.g. ``lambda p: "enc" in p`` for PConv's encoder-only freeze).
+
+    Returns:
+        The number of layers changed.
+    """
+    count = 0
+    for path, layer in _walk(model, model.name):
+        if isinstance(layer, BatchNorm) and (name_filter is None or name_filter(path)):
+            layer.frozen_stats = frozen
+            count += 1
+    return count
+
+
+def _walk(layer, path):
+    yield path, layer
+    for child in getattr(layer, "_layers", []) or []:
+        yield from _walk(child, f"{path}/{child.name}")
