@@ -1,0 +1,241 @@
+"""SavedModels laid out for TensorFlow Serving.
+
+Layout: ``<export_base>/<name>/<version>/`` with ``saved_model.pb``, ``variables/`` and
+``assets.extra/`` (``tf_serving_warmup_requests``, so TF Serving runs a few requests at load, and
+``tfinpaint.json`` describing the model). Versions are integers; an existing version is never
+overwritten unless ``overwrite=True``; a version is written to a hidden temporary folder and
+renamed into place, so a server polling the folder never sees half a model.
+
+Signatures (tag ``serve``):
+
+- ``serving_default``: ``image`` uint8 ``[B, H, W, 3]`` and ``mask`` uint8 ``[B, H, W, 1]``
+  (**nonzero = area to fill**, as ``cv2.inpaint``) -> ``inpainted`` uint8 ``[B, H, W, 3]``. Any
+  H, W: the graph pads (reflect) to the model's size multiple, runs, crops back and composites,
+  so known pixels come back unchanged.
+- ``encoded``: ``image_bytes`` and ``mask_bytes`` string ``[B]`` (PNG/JPEG/BMP/GIF files; a mask
+  pixel is a hole when > 127, the file rule of ``tfinpaint.data.polarity``; a mask of another
+  size is resized with nearest neighbour) -> ``inpainted_png`` string ``[B]`` (PNG). The
+  ``_bytes`` suffix lets TF Serving's REST API take ``{"b64": ...}`` values.
+
+Bad requests fail inside the graph with ``InvalidArgumentError`` (mismatched image/mask sizes,
+empty batch), which TF Serving returns as ``INVALID_ARGUMENT``. Only TF ops are used (no
+``py_function``), so TF Serving's C++ session runs the graph as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfinpaint.layers.padding import reflect_pad_to_multiple
+
+SERVING_SIGNATURE = "serving_default"
+ENCODED_SIGNATURE = "encoded"
+METADATA_FILE = "tfinpaint.json"
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int) -> tf.Tensor:
+    """Graph core shared by the signatures and TFLite: uint8 image, float hole mask -> uint8.
+
+    ``hole`` is float ``[B, H, W, 1]`` with 1 = fill. Pads (reflect) to ``size_multiple``, runs
+    ``generator((image * known, known))``, crops, clips the output to ``[0, 1]`` and composites.
+    """
+    h, w = tf.shape(image)[1], tf.shape(image)[2]
+    x = tf.cast(image, tf.float32) / 255.0
+    known = 1.0 - hole
+    xp = reflect_pad_to_multiple(x, size_multiple)
+    kp = reflect_pad_to_multiple(known, size_multiple)
+    out = generator((xp * kp, kp), training=False)["output"]
+    out = tf.clip_by_value(tf.cast(out[:, :h, :w, :], tf.float32), 0.0, 1.0)
+    composite = known * x + hole * out
+    return tf.cast(tf.round(composite * 255.0), tf.uint8)
+
+
+def _check_pair(image, mask):
+    ishape, mshape = tf.shape(image), tf.shape(mask)
+    return [
+        tf.debugging.assert_positive(ishape[0], message="empty batch: image has batch size 0"),
+        tf.debugging.assert_equal(
+            ishape[:3], mshape[:3],
+            message="image and mask must have the same batch size, height and width",
+        ),
+    ]
+
+
+def build_serving_functions(generator, size_multiple: int):
+    """The two signature functions for ``generator`` (see the module docstring)."""
+
+    def serving_default(image, mask):
+        with tf.control_dependencies(_check_pair(image, mask)):
+            hole = tf.cast(tf.not_equal(mask, 0), tf.float32)
+            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple)}
+
+    def _one(args):
+        image_bytes, mask_bytes = args
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+        mask = tf.io.decode_image(mask_bytes, channels=1, expand_animations=False)
+        size = tf.shape(image)[:2]
+        mask = tf.image.resize(mask, size, method="nearest")
+        hole = tf.cast(mask > 127, tf.float32)[None]
+        result = inpaint_uint8(generator, image[None], hole, size_multiple)
+        return tf.io.encode_png(result[0])
+
+    def encoded(image_bytes, mask_bytes):
+        with tf.control_dependencies([
+            tf.debugging.assert_equal(
+                tf.size(image_bytes), tf.size(mask_bytes),
+                message="image_bytes and mask_bytes must have the same batch size",
+            ),
+            tf.debugging.assert_positive(tf.size(image_bytes), message="empty batch"),
+        ]):
+            png = tf.map_fn(
+                _one, (image_bytes, mask_bytes), fn_output_signature=tf.TensorSpec([], tf.string)
+            )
+            return {"inpainted_png": png}
+
+    specs = {
+        SERVING_SIGNATURE: [
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+            tf.TensorSpec([None, None, None, 1], tf.uint8, name="mask"),
+        ],
+        ENCODED_SIGNATURE: [
+            tf.TensorSpec([None], tf.string, name="image_bytes"),
+            tf.TensorSpec([None], tf.string, name="mask_bytes"),
+        ],
+    }
+    return {SERVING_SIGNATURE: serving_default, ENCODED_SIGNATURE: encoded}, specs
+
+
+def next_version(model_dir: os.PathLike) -> int:
+    """1 + the largest integer version folder in ``model_dir`` (1 when there is none)."""
+    model_dir = pathlib.Path(model_dir)
+    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _warmup_records(path: pathlib.Path, size_multiple: int) -> None:
+    """Writes TF Serving warmup requests (a PredictionLog TFRecord) for both signatures."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    side = max(32, size_multiple)
+    image = (np.arange(side * side * 3) % 251).astype(np.uint8).reshape(1, side, side, 3)
+    mask = np.zeros((1, side, side, 1), np.uint8)
+    mask[:, side // 4 : side // 2, side // 4 : side // 2] = 255
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        request = predict_pb2.PredictRequest(
+            model_spec=model_pb2.ModelSpec(signature_name=SERVING_SIGNATURE)
+        )
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(image))
+        request.inputs["mask"].CopyFrom(tf.make_tensor_proto(mask))
+        log = prediction_log_pb2.PredictionLog(
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
+        writer.write(log.SerializeToString())
+        request = predict_pb2.PredictRequest(
+            model_spec=model_pb2.ModelSpec(signature_name=ENCODED_SIGNATURE)
+        )
+        request.inputs["image_bytes"].CopyFrom(
+            tf.make_tensor_proto([tf.io.encode_png(image[0]).numpy()])
+        )
+        request.inputs["mask_bytes"].CopyFrom(
+            tf.make_tensor_proto([tf.io.encode_png(mask[0]).numpy()])
+        )
+        log = prediction_log_pb2.PredictionLog(
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
+        writer.write(log.SerializeToString())
+
+
+def export_saved_model(
+    generator,
+    export_base: os.PathLike,
+    name: str,
+    version: int | None = None,
+    *,
+    size_multiple: int | None = None,
+    overwrite: bool = False,
+    warmup: bool = True,
+    metadata: dict | None = None,
+) -> pathlib.Path:
+    """Exports ``generator`` to ``<export_base>/<name>/<version>/`` for TF Serving.
+
+    Args:
+        generator: a generator following the library contract (``(image, mask) -> {"output"}``),
+            a registry name, or a run directory (loaded with ``tfinpaint.inference.load``).
+        export_base: the model base folder TF Serving is pointed at (``saved_models/``).
+        name: model name (the folder and the name clients request).
+        version: integer version; defaults to the next free one.
+        size_multiple: defaults to ``generator.size_multiple``.
+        overwrite: replace an existing version (otherwise ``FileExistsError``).
+        warmup: write ``assets.extra/tf_serving_warmup_requests``.
+        metadata: extra fields for ``assets.extra/tfinpaint.json``.
+
+    Returns:
+        The version folder.
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"Invalid model name. Received: name={name!r}")
+    if isinstance(generator, (str, os.PathLike)):
+        from tfinpaint.inference import load
+
+        generator = load(generator)
+    if not isinstance(generator, keras.Model):
+        raise TypeError(
+            "Only Keras generators can be exported as SavedModels (classical methods such as "
+            f"cv2-telea run in Python). Received: {type(generator).__name__}"
+        )
+    size_multiple = int(size_multiple or getattr(generator, "size_multiple", 1) or 1)
+    model_dir = pathlib.Path(export_base) / name
+    if version is None:
+        version = next_version(model_dir)
+    version = int(version)
+    if version <= 0:
+        raise ValueError(f"version must be a positive integer. Received: version={version}")
+    final = model_dir / str(version)
+    if final.exists() and not overwrite:
+        raise FileExistsError(
+            f"{final} already exists; pass overwrite=True (CLI: --overwrite) or another version"
+        )
+    model_dir.mkdir(parents=True, exist_ok=True)
+
+    fns, specs = build_serving_functions(generator, size_multiple)
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    for sig, fn in fns.items():
+        archive.add_endpoint(sig, fn, input_signature=specs[sig])
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        extra = tmp / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        info = {
+            "name": name,
+            "version": version,
+            "size_multiple": size_multiple,
+            "signatures": {
+                SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
+                ENCODED_SIGNATURE: {
+                    "inputs": ["image_bytes", "mask_bytes"], "outputs": ["inpainted_png"],
+                },
+            },
+            "mask_convention": "serving_default: nonzero = hole; encoded: > 127 = hole",
+            **(metadata or {}),
+        }
+        (extra / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str))
+        if warmup:
+            _warmup_records(extra / WARMUP_FILE, size_multiple)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
