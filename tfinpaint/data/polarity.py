@@ -12,7 +12,6 @@ known) are read with ``hole_is_white=False``.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 
 def hole_from_user_mask(mask, hole_is_white: bool = True) -> np.ndarray:
@@ -51,11 +50,13 @@ def known_from_hole(hole):
     return 1.0 - hole
 
 
-def tf_hole_from_user_mask(mask: tf.Tensor, hole_is_white: bool = True) -> tf.Tensor:
+def tf_hole_from_user_mask(mask, hole_is_white: bool = True):
     """Graph version of :func:`hole_from_user_mask` for uint8 or float masks ``(..., 1)``.
 
     Returns float32, 1 = hole. Used by the serving signatures and the TFLite wrapper.
     """
+    import tensorflow as tf
+
     if mask.dtype.is_integer:
         white = mask > 127
     elif mask.dtype == tf.bool:
