@@ -10,8 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PHOTOS = pathlib.Path(os.environ.get("TFINPAINT_PHOTOS", REPO.parent / "shared" / "data" / "photos"))
-FIXTURES = pathlib.Path(os.environ.get("TFINPAINT_FIXTURES", REPO.parent / "shared" / "fixtures"))
+SHARED = REPO.parent / "shared"
+PHOTOS = pathlib.Path(os.environ.get("TFINPAINT_PHOTOS", SHARED / "data" / "photos"))
+FIXTURES = pathlib.Path(os.environ.get("TFINPAINT_FIXTURES", SHARED / "fixtures"))
 
 
 def _require(path: pathlib.Path, what: str) -> pathlib.Path:
