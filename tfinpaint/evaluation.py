@@ -126,8 +126,8 @@ def read_image(path, size: int = 256, crop: str = "center_crop") -> np.ndarray:
     """Reads an image file as float32 RGB ``(size, size, 3)`` in ``[0, 1]`` (8-bit levels).
 
     Decoded with :func:`tfinpaint.data.images.load_image` (the decoder of the training
-    pipelines: RGB, alpha dropped, no EXIF rotation) when that module is present, else with
-    Pillow; then cropped and resized as described in the module docstring. Raises
+    pipelines: RGB, alpha composited over white, no EXIF rotation) when that module is present,
+    else with Pillow; then cropped and resized as described in the module docstring. Raises
     ``FileNotFoundError`` / ``ValueError`` naming the file when it is missing or undecodable.
     """
     path = pathlib.Path(path)
