@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pathlib
 import shutil
 
 import numpy as np
@@ -32,14 +33,31 @@ def _write_mask(path, size, box, mode="L", white=255):
 
 
 def test_list_image_files_sorted_filtered_and_errors(tmp_path):
-    for name in ("b.png", "a.JPG", "c.txt", "index.csv"):
+    # The listing of the training pipelines: recursive, sorted by path, image extensions only
+    # (the index.csv / index.json of a `tfinpaint masks` folder are skipped).
+    for name in ("b.png", "a.JPG", "c.txt", "index.csv", "index.json"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.png").write_bytes(b"x")
-    assert [p.name for p in E.list_image_files(tmp_path)] == ["a.JPG", "b.png"]
+    listed = E.list_image_files(tmp_path)
+    assert all(isinstance(p, pathlib.Path) for p in listed)
+    assert [p.relative_to(tmp_path).as_posix() for p in listed] == ["a.JPG", "b.png", "sub/d.png"]
     assert E.list_image_files(tmp_path / "b.png") == [tmp_path / "b.png"]
-    with pytest.raises(FileNotFoundError, match="missing"):
+    assert E.list_image_files([tmp_path / "b.png", tmp_path / "a.JPG"]) == [
+        tmp_path / "b.png", tmp_path / "a.JPG",
+    ]  # a list keeps its order
+    with pytest.raises(FileNotFoundError, match=r"image path .*missing: does not exist"):
         E.list_image_files(tmp_path / "missing")
+    # Masks are listed as MaskFolder lists them (training): TIFF too, as they are read by Pillow.
+    (tmp_path / "t.tif").write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in E.list_image_files(tmp_path)] == [
+        "a.JPG", "b.png", "sub/d.png",
+    ]
+    assert [p.relative_to(tmp_path).as_posix() for p in E.list_image_files(tmp_path, "mask")] == [
+        "a.JPG", "b.png", "sub/d.png", "t.tif",
+    ]
+    with pytest.raises(ValueError, match="what must be"):
+        E.list_image_files(tmp_path, "photo")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match=r"mask directory .*empty: contains no image files"):
@@ -89,7 +107,7 @@ def test_read_mask_polarity_nearest_and_modes(tmp_path, mode):
     assert known.shape == (64, 64, 1) and known.dtype == np.float32
     assert set(np.unique(known)) == {0.0, 1.0}
     # 32x32 hole in 128x128 -> 16x16 hole in 64x64, at the same place.
-    assert M.hole_ratio(known) == 256 / 4096
+    assert M.hole_ratio(known < 0.5) == 256 / 4096  # hole_ratio takes 1 = hole
     assert (known[:16, 32:48] == 0).all() and known[16:].min() == 1 and known[:, :32].min() == 1
     flipped = E.read_mask(path, size=64, mask_polarity="known")
     np.testing.assert_array_equal(flipped, 1 - known)

@@ -185,34 +185,18 @@ def test_tf_metrics_inside_tf_function():
         M.tf_ssim(tf.zeros((1, 8, 32, 3)), tf.zeros((1, 8, 32, 3)))
 
 
-@pytest.mark.parametrize(
-    "ratio, bucket",
-    [
-        (0.0, "other"),
-        (0.005, "other"),
-        (0.01, "1-10%"),
-        (0.0999, "1-10%"),
-        (0.1, "10-20%"),
-        (0.25, "20-30%"),
-        (0.3, "30-40%"),
-        (0.4999, "40-50%"),
-        (0.5, "50-60%"),
-        (0.6, "50-60%"),
-        (0.6001, "other"),
-        (1.0, "other"),
-    ],
-)
-def test_assign_bucket(ratio, bucket):
-    assert M.assign_bucket(ratio) == bucket
-
-
-def test_bucket_names_and_custom_buckets():
-    assert [M.bucket_name(lo, hi) for lo, hi in M.DEFAULT_BUCKETS] == [
-        "1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%",
-    ]
-    assert M.assign_bucket(0.95, [(0.0, 0.5), (0.5, 1.0)]) == "50-100%"
-    with pytest.raises(ValueError, match="non-overlapping"):
-        M.assign_bucket(0.1, [(0.2, 0.3), (0.25, 0.4)])
+def test_accumulator_bucket_spec_and_other_group():
+    # Buckets as a spec string; the last listed bucket holds its top edge, the rest is "other".
+    acc = M.MetricAccumulator(buckets="10-20%,50-60%")
+    target = np.full((4, 20, 20, 3), 0.5)
+    mask = np.stack([_mask_with_holes(h) for h in (40, 80, 240, 20)])
+    records = acc.update(target, np.zeros_like(target), mask)
+    assert [r["bucket"] for r in records] == ["10-20%", "other", "50-60%", "other"]
+    res = acc.result()
+    assert res["buckets"] == [["10-20%", 0.1, 0.2], ["50-60%", 0.5, 0.6]]
+    assert {g: res["groups"][g]["count"] for g in res["groups"]} == {
+        "total": 4, "10-20%": 1, "50-60%": 1, "other": 2,
+    }
 
 
 def _mask_with_holes(n_hole: int, side: int = 20) -> np.ndarray:

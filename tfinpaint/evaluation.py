@@ -5,10 +5,14 @@ generator contract (a registered model name such as ``cv2-telea``, a built ``ker
 :class:`~tfinpaint.models.classical.ClassicalInpainter`, or, when :mod:`tfinpaint.inference`
 provides ``load``, a training run directory / exported model).
 
-Pairing rule: image files and mask files are each sorted by file name (non-recursive listing of
-the folders, known image extensions only); image ``i`` is paired with mask ``i mod len(masks)``.
-So with fewer masks than images the masks repeat in order, and an evaluation is reproducible
-from the two folders alone. ``limit`` keeps the first ``limit`` images of that order.
+Pairing rule: image files and mask files are each listed as the training data lists them
+(:func:`list_image_files`): a folder is searched **recursively** and sorted by path (the
+``index.csv`` / ``index.json`` that ``tfinpaint masks`` writes beside its PNGs are skipped); a
+list of files keeps its order. Image ``i`` is paired with mask ``i mod len(masks)``. So with
+fewer masks than images the masks repeat in order, and an evaluation is reproducible from the
+two sources alone. ``limit`` keeps the first ``limit`` images of that order. Keep the
+``save_images`` folder outside the image folder: a recursive listing would pick the saved
+images up in a later run.
 
 Geometry: every image is made ``size x size``. ``crop="center_crop"`` (default) takes the
 largest centred square and resizes it (Pillow bicubic, antialiased when shrinking);
@@ -38,10 +42,10 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tfinpaint.data.buckets import BUCKETS
 from tfinpaint.data.polarity import hole_from_user_mask
-from tfinpaint.metrics import DEFAULT_BUCKETS, SCORED_ON, VARIANTS, MetricAccumulator
+from tfinpaint.metrics import SCORED_ON, VARIANTS, MetricAccumulator
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 CROPS = ("center_crop", "resize", "none")
 MASK_POLARITIES = ("hole", "known")
 
@@ -52,31 +56,48 @@ MASK_POLARITIES = ("hole", "known")
 
 
 def list_image_files(source, what: str = "image") -> list[pathlib.Path]:
-    """Sorted image files of a folder (non-recursive), or the given file / list of files.
+    """Files of an image (``what="image"``) or mask (``what="mask"``) source, in pairing order.
+
+    The listing is the training data's, so a folder gives the same files here as in training:
+    images through :func:`tfinpaint.data.images.list_image_files` (the ``tf.data`` pipelines:
+    recursive folders sorted by path, globs, list files, a file, or a list of paths kept in
+    order; :data:`~tfinpaint.data.images.IMAGE_EXTENSIONS`), masks through
+    :func:`tfinpaint.data.masks.list_mask_files` (what :class:`~tfinpaint.data.masks.MaskFolder`
+    reads: recursive folders sorted by path, a file, or a list;
+    :data:`~tfinpaint.data.masks.MASK_EXTENSIONS`, TIFF included as masks are read with Pillow).
+    Either way the ``index.csv`` / ``index.json`` of a ``tfinpaint masks`` folder are skipped.
+    This wrapper names ``what`` in the errors, checks that every listed file exists, and returns
+    ``pathlib.Path`` objects.
 
     Raises:
-        FileNotFoundError: the folder or a listed file does not exist (message names it).
-        ValueError: the folder holds no file with an extension in :data:`IMAGE_EXTENSIONS`.
+        FileNotFoundError: the source or a listed file does not exist (message names it).
+        ValueError: a folder without any file of a listed extension (or another unusable
+            source).
     """
-    if isinstance(source, (str, os.PathLike)):
-        path = pathlib.Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"{what} path {path}: does not exist")
-        if path.is_file():
-            return [path]
-        files = sorted(
-            (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-            key=lambda p: p.name,
-        )
-        if not files:
+    if what == "image":
+        from tfinpaint.data.images import IMAGE_EXTENSIONS as extensions
+        from tfinpaint.data.images import list_image_files as lister
+    elif what == "mask":
+        from tfinpaint.data.masks import MASK_EXTENSIONS as extensions
+        from tfinpaint.data.masks import list_mask_files as lister
+    else:
+        raise ValueError(f"what must be 'image' or 'mask'. Received: what={what!r}")
+    is_path = isinstance(source, (str, os.PathLike))
+    try:
+        files = [pathlib.Path(p) for p in lister(source)]
+    except FileNotFoundError as e:
+        if is_path:
+            raise FileNotFoundError(
+                f"{what} path {os.fspath(source)}: does not exist (no folder, file or glob match)"
+            ) from None
+        raise FileNotFoundError(f"{what} {e}") from None
+    except ValueError as e:
+        if is_path and os.path.isdir(source):
             raise ValueError(
-                f"{what} directory {path}: contains no image files "
-                f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
-            )
-        return files
-    files = [pathlib.Path(p) for p in source]
-    if not files:
-        raise ValueError(f"{what} list is empty")
+                f"{what} directory {os.fspath(source)}: contains no image files (searched "
+                f"recursively for {', '.join(extensions)})"
+            ) from None
+        raise ValueError(f"{what} source: {e}") from None
     for p in files:
         if not p.is_file():
             raise FileNotFoundError(f"{what} file {p}: does not exist")
@@ -256,7 +277,7 @@ def evaluate(
     mask_polarity: str = "hole",
     quantize: bool = True,
     save_images=None,
-    buckets: Sequence[tuple[float, float]] = DEFAULT_BUCKETS,
+    buckets: Sequence[tuple[float, float]] | str = BUCKETS,
 ) -> dict:
     """Evaluates an inpainting model on an image set with a mask set, per hole-ratio bucket.
 

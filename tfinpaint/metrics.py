@@ -28,12 +28,13 @@ standard variant and are **not comparable** with it
   uniform 51x51 window, sample covariance (``N / (N - 1)``), K1 0.01, K2 0.03;
 - MAE: **relative** ``sum|a - b| / sum(a + b)`` (named ``mae``, not plain L1).
 
-Hole-ratio buckets follow the PConv/NVIDIA convention with LaMa-style names: ``"1-10%"``,
-``"10-20%"``, ..., ``"50-60%"``. The ratio is the fraction of hole pixels in the mask at
-evaluation resolution. Bucket ``[lo, hi)`` holds ``lo <= ratio < hi`` (LaMa's
-``searchsorted(edges, ratio, 'right') - 1``), except that the last bucket also includes its upper
-edge (``0.6``); anything else (no hole, ``< 1%``, ``> 60%``) goes to ``"other"``. Every group
-(``"total"``, each non-empty bucket, ``"other"``) reports the mean of each metric over its images.
+Hole-ratio buckets are those of :mod:`tfinpaint.data.buckets` (re-exported here): PConv/NVIDIA
+ranges with LaMa-style names ``"1-10%"``, ``"10-20%"``, ..., ``"50-60%"``. The ratio is the
+fraction of hole pixels (``mask < 0.5`` of the library mask) at evaluation resolution. Bucket
+``[lo, hi)`` holds ``lo <= ratio < hi`` (LaMa's ``searchsorted(edges, ratio, 'right') - 1``),
+except that the last bucket also includes its upper edge (``0.6``); anything else (no hole,
+``< 1%``, ``> 60%``) goes to ``"other"``. Every group (``"total"``, each non-empty bucket,
+``"other"``) reports the mean of each metric over its images.
 
 Infinite PSNR (a scored image identical to its target, e.g. a mask without hole on the composite)
 is kept as ``inf`` per image; a group's PSNR is the mean over its **finite** values and the
@@ -57,6 +58,15 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from tfinpaint.data.buckets import (  # noqa: F401  (re-exported)
+    BUCKET_NAMES,
+    BUCKETS,
+    bucket_name,
+    bucket_of,
+    hole_ratio,
+    parse_buckets,
+)
+
 VARIANTS = ("standard", "edgeconnect")
 METRICS = {"standard": ("psnr", "ssim", "l1"), "edgeconnect": ("psnr", "ssim", "mae")}
 VARIANT_DESCRIPTIONS = {
@@ -72,11 +82,6 @@ VARIANT_DESCRIPTIONS = {
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "l1": "L1", "mae": "MAE (rel.)"}
 SCORED_ON = ("composite", "raw")
 
-# PConv/NVIDIA 10 % buckets from 1 % to 60 %, as exact k/100 fractions so that a ratio equal to
-# an edge (e.g. 10/100) lands in the bucket that starts there.
-DEFAULT_BUCKETS = ((1 / 100, 10 / 100),) + tuple(
-    (k / 10, (k + 1) / 10) for k in range(1, 6)
-)
 OTHER = "other"
 TOTAL = "total"
 
@@ -349,55 +354,6 @@ def tf_ssim(a, b, max_val: float = 1.0):
 
 
 # --------------------------------------------------------------------------------------------
-# Buckets
-# --------------------------------------------------------------------------------------------
-
-
-def bucket_name(lo: float, hi: float) -> str:
-    """LaMa-style name of the bucket ``[lo, hi)``: ``(0.1, 0.2) -> "10-20%"``."""
-    return f"{round(lo * 100, 6):g}-{round(hi * 100, 6):g}%"
-
-
-def _check_buckets(buckets) -> tuple[tuple[float, float], ...]:
-    out = []
-    prev_hi = -math.inf
-    for item in buckets:
-        try:
-            lo, hi = (float(v) for v in item)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"buckets must be (lo, hi) pairs of hole ratios. Received: {item!r}"
-            ) from None
-        if not (0.0 <= lo < hi <= 1.0) or lo < prev_hi:
-            raise ValueError(
-                "buckets must be increasing, non-overlapping (lo, hi) pairs in [0, 1]. "
-                f"Received: buckets={list(buckets)!r}"
-            )
-        prev_hi = hi
-        out.append((lo, hi))
-    if not out:
-        raise ValueError("buckets must not be empty.")
-    return tuple(out)
-
-
-def hole_ratio(mask) -> float:
-    """Fraction of hole pixels of a library mask ``(H, W, 1)`` or ``(H, W)``, 1 = known."""
-    mask = np.asarray(mask, dtype=np.float64)
-    return float(np.mean(mask < 0.5))
-
-
-def assign_bucket(ratio: float, buckets=DEFAULT_BUCKETS) -> str:
-    """Name of the bucket holding ``ratio`` (``lo <= ratio < hi``; the last bucket is closed
-    at its upper edge), or ``"other"``."""
-    buckets = _check_buckets(buckets)
-    for i, (lo, hi) in enumerate(buckets):
-        last = i == len(buckets) - 1
-        if lo <= ratio < hi or (last and ratio == hi):
-            return bucket_name(lo, hi)
-    return OTHER
-
-
-# --------------------------------------------------------------------------------------------
 # Accumulator and result files
 # --------------------------------------------------------------------------------------------
 
@@ -409,7 +365,8 @@ class MetricAccumulator:
         variant: ``"standard"`` or ``"edgeconnect"`` (see the module docstring).
         on: ``"composite"`` (default: ``mask * target + (1 - mask) * output`` is scored) or
             ``"raw"`` (the model output itself is scored).
-        buckets: ``(lo, hi)`` hole-ratio pairs. Defaults to :data:`DEFAULT_BUCKETS`.
+        buckets: ``(lo, hi)`` hole-ratio pairs or a spec such as ``"10-20%,20-30%"``
+            (:func:`tfinpaint.data.buckets.parse_buckets`). Defaults to :data:`BUCKETS`.
         meta: free-form description stored in the results (model name, size, ...).
 
     Examples:
@@ -428,7 +385,7 @@ class MetricAccumulator:
         self,
         variant: str = "standard",
         on: str = "composite",
-        buckets: Sequence[tuple[float, float]] = DEFAULT_BUCKETS,
+        buckets: Sequence[tuple[float, float]] | str = BUCKETS,
         meta: dict | None = None,
     ):
         _check_variant(variant)
@@ -436,7 +393,7 @@ class MetricAccumulator:
             raise ValueError(f"on must be one of {SCORED_ON}. Received: on={on!r}")
         self.variant = variant
         self.on = on
-        self.buckets = _check_buckets(buckets)
+        self.buckets = parse_buckets(buckets)
         self.metrics = METRICS[variant]
         self.meta = dict(meta or {})
         self.records: list[dict] = []
@@ -458,7 +415,7 @@ class MetricAccumulator:
         record = {
             "name": name if name is not None else f"image_{len(self.records):06d}",
             "hole_ratio": ratio,
-            "bucket": assign_bucket(ratio, self.buckets),
+            "bucket": bucket_of(ratio, self.buckets) or OTHER,
             **{m: float(scores[m]) for m in self.metrics},
         }
         self.records.append(record)
@@ -503,14 +460,14 @@ class MetricAccumulator:
         for i in range(target.shape[0]):
             scores = image_metrics(target[i], scored[i], self.variant)
             records.append(
-                self.add(scores, hole_ratio(mask[i]), None if names is None else names[i])
+                self.add(scores, hole_ratio(mask[i] < 0.5), None if names is None else names[i])
             )
         return records
 
     def result(self) -> dict:
         """JSON-ready results: variant, scored-on, buckets, meta, groups and per-image rows."""
         groups: dict[str, dict] = {}
-        order = [TOTAL] + [bucket_name(lo, hi) for lo, hi in self.buckets] + [OTHER]
+        order = [TOTAL] + [bucket_name(b) for b in self.buckets] + [OTHER]
         for group in order:
             rows = [r for r in self.records if group == TOTAL or r["bucket"] == group]
             if not rows and group != TOTAL:
@@ -521,7 +478,7 @@ class MetricAccumulator:
             "variant_description": VARIANT_DESCRIPTIONS[self.variant],
             "on": self.on,
             "metrics": list(self.metrics),
-            "buckets": [[bucket_name(lo, hi), lo, hi] for lo, hi in self.buckets],
+            "buckets": [[bucket_name((lo, hi)), lo, hi] for lo, hi in self.buckets],
             "meta": dict(self.meta),
             "groups": groups,
             "images": [dict(r) for r in self.records],

@@ -74,15 +74,17 @@ def test_demo_default_photos(tmp_path, capsys):
 
 def test_demo_custom_images_and_errors(tmp_path, photos_dir, capsys):
     images = tmp_path / "photos"
-    images.mkdir()
-    for src in sorted((photos_dir / "val").glob("*.jpg"))[:2]:
-        shutil.copy(src, images / src.name)
-    out = tmp_path / "out"
+    (images / "sub").mkdir(parents=True)
+    first, second = sorted((photos_dir / "val").glob("*.jpg"))[:2]
+    shutil.copy(first, images / first.name)
+    shutil.copy(second, images / "sub" / second.name)  # folders are searched recursively
+    out = images / "out"  # inside --images: its PNGs must not become photos of a later run
     argv = ["demo", "--images", str(images), "--out", str(out), "--per-bucket", "1"]
-    assert main(argv + ["--size", "64", "--models", "cv2-ns", "--no-progress"]) == 0
-    doc = json.loads((out / "metrics.json").read_text())
-    assert list(doc["models"]) == ["cv2-ns"] and len(doc["settings"]["images"]) == 2
-    assert Image.open(out / "demo.png").size == (8 + 4 * 72, 24 + 4 * 72)
+    for _ in range(2):
+        assert main(argv + ["--size", "64", "--models", "cv2-ns", "--no-progress"]) == 0
+        doc = json.loads((out / "metrics.json").read_text())
+        assert list(doc["models"]) == ["cv2-ns"] and len(doc["settings"]["images"]) == 2
+        assert Image.open(out / "demo.png").size == (8 + 4 * 72, 24 + 4 * 72)
     capsys.readouterr()
 
     assert main(argv + ["--size", "64", "--models", "no-such-model"]) == 2
@@ -90,6 +92,10 @@ def test_demo_custom_images_and_errors(tmp_path, photos_dir, capsys):
     assert main(["demo", "--images", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "missing" in capsys.readouterr().err
     assert main(["demo", "--out", str(out), "--size", "16"]) == 2
+    assert "--size must be >= 64. Received: --size 16" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "file"), "--size", "64"]) == 2
+    assert "--out" in (err := capsys.readouterr().err) and "exists and is not a folder" in err
 
 
 @pytest.mark.parametrize("n, rows, expected", [(12, 4, [0, 4, 7, 11]), (2, 4, [0, 1]), (1, 4, [0])])

@@ -128,3 +128,12 @@ def test_corrupt_image_and_empty_folder_exit_2(data, tmp_path, capsys):
     rc = main(["evaluate", "--model", "cv2-telea", "--images", str(images), "--masks",
                str(masks), "--save-images"])
     assert rc == 2 and "--save-images needs --out" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    rc = main(["evaluate", "--model", "cv2-telea", "--images", str(images), "--masks",
+               str(masks), "--out", str(tmp_path / "file")])
+    assert rc == 2 and "--out" in (err := capsys.readouterr().err)
+    assert "file: exists and is not a folder" in err
+    rc = main(["evaluate", "--model", "cv2-telea", "--images", str(images), "--masks",
+               str(masks), "--batch-size", "0"])
+    assert rc == 2 and "--batch-size must be >= 1. Received: --batch-size 0" in (
+        capsys.readouterr().err)

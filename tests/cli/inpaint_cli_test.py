@@ -151,7 +151,9 @@ def test_errors_exit_2_and_name_the_file(tmp_path, val_photos, capsys):
         "o.xyz",
         "extension",
     )
-    check(["inpaint", str(src), "--mask", str(mask), "-o", out, "--model", "nope"], "nope")
+    check(["inpaint", str(src), "--mask", str(mask), "-o", out, "--model", "nope"], "model nope:")
+    check(["inpaint", str(src), "--mask", str(mask), "-o", out, "--max-size", "4"],
+          "--max-size must be >= 8. Received: --max-size 4")
     # Folder mode: an image without a mask is reported before anything is written.
     images, masks = tmp_path / "imgs", tmp_path / "msks"
     images.mkdir()

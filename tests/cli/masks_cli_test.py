@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 
@@ -11,6 +12,7 @@ from PIL import Image
 
 from tfinpaint.cli import main
 from tfinpaint.cli import masks as masks_cli
+from tfinpaint.cli.common import parse_size
 from tfinpaint.data import masks as M
 
 
@@ -92,6 +94,7 @@ def test_refuses_existing_set_without_overwrite(tmp_path, capsys):
     assert main([*args, "--overwrite", str(out)]) == 0
     (tmp_path / "file").write_text("x")
     assert main([*args, str(tmp_path / "file")]) == 2
+    assert "file: exists and is not a folder" in capsys.readouterr().err
 
 
 def test_bad_size_is_a_usage_error(tmp_path, capsys):
@@ -99,6 +102,11 @@ def test_bad_size_is_a_usage_error(tmp_path, capsys):
         main(["masks", "--kind", "pconv", "--count", "1", "--size", "big", str(tmp_path)])
     assert e.value.code == 2
     assert "--size must be N or HxW" in capsys.readouterr().err
+    assert parse_size("256x384") == (256, 384) and parse_size(" 32 , 48 ") == (32, 48)
+    assert parse_size("64") == (64, 64) and parse_size("8X9") == (8, 9)
+    for bad, message in (("4", "at least 8x8"), ("7x64", "at least 8x8"), ("1.5", "N or HxW")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse_size(bad)
 
 
 def test_help_explains_polarity(capsys):

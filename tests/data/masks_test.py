@@ -292,23 +292,8 @@ def test_mask_dataset_is_known_float_and_matches_numpy():
 
 
 # --------------------------------------------------------------------------------------------
-# Buckets
+# Bucketed sets (bucket definitions and the membership rule: tests/data/buckets_test.py)
 # --------------------------------------------------------------------------------------------
-
-
-def test_bucket_names_and_lookup():
-    assert M.BUCKET_NAMES == ("1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")
-    assert M.bucket_of(0.0999) == "1-10%"
-    assert M.bucket_of(0.1) == "10-20%"  # [lo, hi), as LaMa's searchsorted(..., 'right') - 1
-    assert M.bucket_of(0.55) == "50-60%"
-    assert M.bucket_of(0.005) is None and M.bucket_of(0.6) is None
-    assert M.bucket_name((0.05, 0.15)) == "5-15%"
-    assert M.parse_buckets("all") == M.BUCKETS
-    assert M.parse_buckets("10-20%, 20-30") == ((0.1, 0.2), (0.2, 0.3))
-    assert M.parse_buckets("5-15%") == ((0.05, 0.15),)
-    for bad in ("10-", "20-10%", "a-b", "", "0-120%"):
-        with pytest.raises(ValueError):
-            M.parse_buckets(bad)
 
 
 @pytest.mark.parametrize("kind", ["lama_thin", "pconv", "rect_center"])
@@ -345,6 +330,27 @@ def test_bucketed_set_unfillable_raises():
         M.make_bucketed_set(Empty(), 32, per_bucket=2, buckets="10-20%", max_attempts=5)
     with pytest.raises(ValueError, match="per_bucket"):
         M.make_bucketed_set("pconv", 64, per_bucket=0)
+
+
+def test_bucketed_set_top_edge_only_for_a_bucket_ending_at_100():
+    class Full(M.MaskGenerator):
+        def sample(self, rng, size):
+            return np.ones(size, np.uint8)
+
+    # A full mask (ratio 1.0) lies in "90-100%" in every bucket list, so it is kept as is.
+    full = M.make_bucketed_set(Full(), 20, per_bucket=1, buckets="90-100%")["90-100%"][0]
+    assert M.hole_ratio(full) == 1.0 and M.bucket_of(1.0, "50-60%,90-100%") == "90-100%"
+
+    class TwelveRows(M.MaskGenerator):  # 240 / 400 = exactly 0.6
+        def sample(self, rng, size):
+            m = np.zeros(size, np.uint8)
+            m[:12] = 1
+            return m
+
+    # For "50-60%" a 0.6 mask is eroded into [0.5, 0.6): listed with "60-70%", 0.6 belongs there.
+    assert M.bucket_of(0.6, "50-60%,60-70%") == "60-70%"
+    (m,) = M.make_bucketed_set(TwelveRows(), 20, per_bucket=1, buckets="50-60%")["50-60%"]
+    assert M.hole_ratio(m) in (0.5, 0.55)
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,6 +436,13 @@ def test_mask_folder_errors(tmp_path, mask_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no mask images"):
         M.MaskFolder(tmp_path / "empty")
+    assert M.list_mask_files([mask_dir / "b.png", mask_dir / "a.png"]) == [
+        mask_dir / "b.png", mask_dir / "a.png",
+    ]  # a list keeps its order
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        M.list_mask_files([mask_dir / "a.png", mask_dir / "nope.png"])
+    with pytest.raises(ValueError, match="No mask file"):
+        M.list_mask_files([])
     (mask_dir / "broken.png").write_bytes(b"not a png")
     folder = M.MaskFolder(mask_dir)
     broken = [p.name for p in folder.files].index("broken.png")

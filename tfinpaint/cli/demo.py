@@ -5,7 +5,9 @@ can add training, export and serving steps by appending to the list):
 
 1. ``images``: the photographs to inpaint. By default the real colour photographs shipped
    inside the scikit-image wheel (:data:`SKIMAGE_PHOTOS`), so nothing is downloaded; or every
-   image of ``--images DIR``.
+   image of ``--images DIR`` (searched recursively, as :func:`tfinpaint.evaluation.evaluate`
+   lists folders; files under ``--out`` are left out, so a second run does not read its own
+   output).
 2. ``masks``: a bucketed hole-mask set written with :func:`tfinpaint.data.masks.write_mask_set`:
    ``--per-bucket`` masks in each NVIDIA/PConv hole-ratio bucket of
    :data:`tfinpaint.data.masks.BUCKETS` (1-10 % ... 50-60 %), kind ``lama_thick`` (LaMa's thick
@@ -37,6 +39,13 @@ from collections.abc import Callable
 import numpy as np
 
 from tfinpaint.cli import CLIError
+from tfinpaint.cli.common import (
+    add_command,
+    add_no_progress_argument,
+    check_at_least,
+    model_errors,
+    output_dir,
+)
 
 HELP = "Run the main job: masks -> inpaint photos with each model -> metrics table + picture."
 
@@ -59,7 +68,7 @@ DESCRIPTION = f"""\
 {HELP}
 
 Runs offline on a fresh install. Steps:
-  images    photos shipped with scikit-image, or every image of --images DIR
+  images    photos shipped with scikit-image, or every image of --images DIR (recursive)
             ({", ".join(p.rsplit(".", 1)[0] for p in SKIMAGE_PHOTOS)})
   masks     --per-bucket masks in each hole-ratio bucket 1-10% ... 50-60% (white = hole)
   evaluate  each model of --models: PSNR / SSIM / L1 of the composite, per bucket and total
@@ -74,12 +83,7 @@ GAP = 8
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "demo",
-        help=HELP,
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "demo", run, help=HELP, description=DESCRIPTION)
     p.add_argument(
         "--images",
         default=None,
@@ -97,8 +101,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--mask-kind", default=MASK_KIND, help=f"mask preset (default {MASK_KIND})")
     p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=run)
+    add_no_progress_argument(p)
     return p
 
 
@@ -141,9 +144,13 @@ def step_images(run: DemoRun) -> None:
         if not folder.is_dir():
             raise CLIError(f"--images {folder}: not a folder")
         try:
-            run.images = list_image_files(folder, "image")
+            found = list_image_files(folder, "image")
         except ValueError as e:
             raise CLIError(str(e)) from None
+        out = run.out.resolve()
+        run.images = [p for p in found if out not in p.resolve().parents]
+        if not run.images:
+            raise CLIError(f"--images {folder}: holds no image outside --out {run.out}")
     else:
         data = skimage_data_dir()
         run.images = [data / name for name in SKIMAGE_PHOTOS if (data / name).is_file()]
@@ -153,7 +160,8 @@ def step_images(run: DemoRun) -> None:
 
 
 def step_masks(run: DemoRun) -> None:
-    from tfinpaint.data.masks import BUCKET_NAMES, BUCKETS, write_mask_set
+    from tfinpaint.data.buckets import BUCKET_NAMES, BUCKETS
+    from tfinpaint.data.masks import write_mask_set
 
     run.mask_dir = run.out / "masks"
     index = write_mask_set(
@@ -177,7 +185,7 @@ def step_evaluate(run: DemoRun) -> None:
     images = [image for image, _ in run.pairs()]
     for name in run.models:
         start = time.perf_counter()
-        try:
+        with model_errors(name):
             results = evaluate(
                 name,
                 images,
@@ -185,9 +193,6 @@ def step_evaluate(run: DemoRun) -> None:
                 size=run.args.size,
                 progress=not run.args.no_progress,
             )
-        except (FileNotFoundError, ValueError, KeyError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-            raise CLIError(f"model {name}: {msg}") from None
         results["meta"]["seconds"] = round(time.perf_counter() - start, 2)
         run.results[name] = results
         print(f"[evaluate] {name}: {len(images)} images in {results['meta']['seconds']:.1f} s")
@@ -312,15 +317,12 @@ STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
 
 
 def run(args) -> int:
-    if args.size < 64:
-        raise CLIError(f"--size must be >= 64. Received: --size {args.size}")
-    if args.per_bucket < 1:
-        raise CLIError(f"--per-bucket must be >= 1. Received: --per-bucket {args.per_bucket}")
+    check_at_least("--size", args.size, 64)
+    check_at_least("--per-bucket", args.per_bucket, 1)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models:
         raise CLIError(f"--models names no model. Received: --models {args.models!r}")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("--out", args.out, create=True)
     demo = DemoRun(args=args, out=out, models=models)
     start = time.perf_counter()
     for _, step in STEPS:

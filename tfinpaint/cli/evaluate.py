@@ -14,16 +14,25 @@ metric variants.
 from __future__ import annotations
 
 import argparse
-import pathlib
 
 from tfinpaint.cli import CLIError
+from tfinpaint.cli.common import (
+    add_command,
+    add_mask_polarity_argument,
+    add_model_argument,
+    add_no_progress_argument,
+    check_at_least,
+    existing_path,
+    output_dir,
+)
 
 HELP = "Evaluate a model (PSNR / SSIM / L1 per hole-ratio bucket) on images and masks."
 
 EPILOG = """\
-Masks: WHITE / NONZERO = HOLE (area to fill) unless --mask-polarity known. Images and masks are
-sorted by file name and image i is paired with mask (i mod number of masks). The hole ratio that
-picks the bucket is measured on each mask after resizing to --size.
+Masks: WHITE / NONZERO = HOLE (area to fill) unless --mask-polarity known. Folders are searched
+recursively for images (as the training pipelines do) and sorted by path; image i is paired with
+mask (i mod number of masks). The hole ratio that picks the bucket is measured on each mask after
+resizing to --size.
 Variants: 'standard' = RGB PSNR, SSIM (Gaussian 11x11, sigma 1.5), mean L1;
 'edgeconnect' = the EdgeConnect/MANet scripts (grayscale, SSIM window 51, relative MAE); the two
 are not comparable. Scores the composite (known pixels from the image) unless --on raw.
@@ -33,14 +42,8 @@ exported model.
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "evaluate",
-        help=HELP,
-        description=HELP,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", required=True, help="registered model name or run directory")
+    p = add_command(subparsers, "evaluate", run, help=HELP, epilog=EPILOG)
+    add_model_argument(p)
     p.add_argument("--images", required=True, help="folder (or file) of ground-truth images")
     p.add_argument("--masks", required=True, help="folder (or file) of masks, white = hole")
     p.add_argument("--size", type=int, default=256, help="evaluation size (square), default 256")
@@ -64,12 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     p.add_argument("--batch-size", type=int, default=8, help="images per model call (default 8)")
-    p.add_argument(
-        "--mask-polarity",
-        choices=("hole", "known"),
-        default="hole",
-        help="'hole' (default): white = area to fill; 'known': white = known pixels",
-    )
+    add_mask_polarity_argument(p)
     p.add_argument("--out", default=None, help="folder for metrics.md/.csv/.json")
     p.add_argument(
         "--save-images",
@@ -81,8 +79,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="score the float output instead of rounding it to 8 bits first",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
+    add_no_progress_argument(p)
     return p
 
 
@@ -90,18 +87,14 @@ def run(args) -> int:
     from tfinpaint.evaluation import evaluate
     from tfinpaint.metrics import results_to_markdown, write_results
 
-    if args.size < 1:
-        raise CLIError(f"--size must be positive. Received: --size {args.size}")
-    if args.limit is not None and args.limit < 1:
-        raise CLIError(f"--limit must be positive. Received: --limit {args.limit}")
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size must be positive. Received: --batch-size {args.batch_size}")
+    for flag, value in (("--size", args.size), ("--limit", args.limit),
+                        ("--batch-size", args.batch_size)):
+        check_at_least(flag, value, 1)
     if args.save_images and not args.out:
         raise CLIError("--save-images needs --out (images are written to OUT/images/)")
-    for flag, path in (("--images", args.images), ("--masks", args.masks)):
-        if not pathlib.Path(path).exists():
-            raise CLIError(f"{flag} {path}: does not exist")
-    out = pathlib.Path(args.out) if args.out else None
+    existing_path("--images", args.images)
+    existing_path("--masks", args.masks)
+    out = output_dir("--out", args.out) if args.out else None
     try:
         results = evaluate(
             args.model,

@@ -23,6 +23,15 @@ import warnings
 import numpy as np
 
 from tfinpaint.cli import CLIError
+from tfinpaint.cli.common import (
+    add_command,
+    add_mask_polarity_argument,
+    add_model_argument,
+    add_no_progress_argument,
+    check_at_least,
+    existing_path,
+    model_errors,
+)
 
 HELP = "Inpaint an image (or a folder of images) where its mask is white."
 
@@ -41,26 +50,19 @@ pastes the upscaled hole; --strategy crop inpaints a crop around each hole regio
 (--crop-margin) when the image's long side exceeds --crop-trigger-size.
 """
 
+# Folder mode lists one folder, not recursively (unlike tfinpaint.data.images.list_image_files,
+# which `evaluate` uses): results are written as OUT/NAME.png and masks are matched by stem, so
+# files of subfolders would collide. TIFF is listed for masks (read with Pillow).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "inpaint",
-        help=HELP,
-        description=HELP,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "inpaint", run, help=HELP, epilog=EPILOG)
     p.add_argument("image", metavar="IMAGE", help="image file, or a folder of images")
     p.add_argument("--mask", required=True, help="mask file (white = fill), or a folder of masks")
     p.add_argument("-o", "--output", required=True, help="output file (e.g. out.png), or a folder")
-    p.add_argument(
-        "--model",
-        default="cv2-telea",
-        help="registered model name, run directory or *.weights.h5 (default cv2-telea)",
-    )
+    add_model_argument(p, default="cv2-telea")
     p.add_argument(
         "--strategy",
         choices=("original", "resize", "crop"),
@@ -81,14 +83,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="cap on the long side of any model call (larger calls run downscaled)",
     )
-    p.add_argument(
-        "--mask-polarity",
-        choices=("hole", "known"),
-        default="hole",
-        help="'hole' (default): white = area to fill; 'known': white = known pixels",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
+    add_mask_polarity_argument(p)
+    add_no_progress_argument(p)
     return p
 
 
@@ -153,11 +149,8 @@ def plan_jobs(
     image: str, mask: str, output: str
 ) -> list[tuple[pathlib.Path, pathlib.Path, pathlib.Path]]:
     """``(image, mask, output)`` triples for single-file or folder mode, checked up front."""
-    image_path, mask_path, out_path = pathlib.Path(image), pathlib.Path(mask), pathlib.Path(output)
-    if not image_path.exists():
-        raise CLIError(f"image {image_path}: does not exist")
-    if not mask_path.exists():
-        raise CLIError(f"mask {mask_path}: does not exist")
+    image_path, mask_path = existing_path("image", image), existing_path("mask", mask)
+    out_path = pathlib.Path(output)
     if image_path.is_dir():
         if not mask_path.is_dir():
             raise CLIError(
@@ -211,14 +204,12 @@ def run(args) -> int:
         ("--resize-limit", args.resize_limit, 8),
         ("--crop-margin", args.crop_margin, 0),
         ("--crop-trigger-size", args.crop_trigger_size, 1),
+        ("--max-size", args.max_size, 8),
     ):
-        if value < low:
-            raise CLIError(f"{flag} must be >= {low}. Received: {flag} {value}")
-    if args.max_size is not None and args.max_size < 8:
-        raise CLIError(f"--max-size must be >= 8. Received: --max-size {args.max_size}")
+        check_at_least(flag, value, low)
     jobs = plan_jobs(args.image, args.mask, args.output)
 
-    try:
+    with model_errors(args.model):
         inpainter = Inpainter(
             args.model,
             max_size=args.max_size,
@@ -228,9 +219,6 @@ def run(args) -> int:
             resize_limit=args.resize_limit,
             mask_polarity=args.mask_polarity,
         )
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        raise CLIError(f"model {args.model}: {msg}") from None
 
     from tqdm.auto import tqdm
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
-import re
 import sys
 
 from tfinpaint.cli import CLIError
+from tfinpaint.cli.common import (
+    add_command,
+    add_no_progress_argument,
+    check_at_least,
+    output_dir,
+    parse_size,
+)
 
 # Kept in sync with tfinpaint.data.masks presets (checked by tests/cli/masks_cli_test.py);
 # listed here so that `--help` does not import OpenCV or TensorFlow.
@@ -48,40 +53,23 @@ examples:
 """
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX,]\s*(\d+)\s*)?", text)
-    if not m:
-        raise argparse.ArgumentTypeError(
-            f"--size must be N or HxW (e.g. 256 or 256x384). Received: {text!r}")
-    h = int(m.group(1))
-    w = int(m.group(2)) if m.group(2) else h
-    if h < 8 or w < 8:
-        raise argparse.ArgumentTypeError(f"--size must be at least 8x8. Received: {text!r}")
-    return h, w
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "masks",
-        help="write a mask set (PNG, white = hole) with a hole-ratio index",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "masks", run,
+                    help="write a mask set (PNG, white = hole) with a hole-ratio index",
+                    description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("outdir", metavar="OUTDIR", help="output folder (created if missing)")
     p.add_argument("--kind", required=True, metavar="KIND",
                    help="mask family (see 'kinds' below)")
     p.add_argument("--count", required=True, type=int, metavar="N",
                    help="number of masks; with --buckets, masks per bucket")
-    p.add_argument("--size", type=_parse_size, default=(256, 256), metavar="N|HxW",
+    p.add_argument("--size", type=parse_size, default=(256, 256), metavar="N|HxW",
                    help="mask size in pixels (default 256)")
     p.add_argument("--buckets", default=None, metavar="all|LIST",
                    help='hole-ratio buckets: "all" or a list such as "10-20%%,20-30%%"')
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into OUTDIR even if it already holds an index.json")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_no_progress_argument(p)
     return p
 
 
@@ -92,19 +80,15 @@ def run(args) -> int:
     if kind not in masks_lib.list_mask_kinds():
         raise CLIError(f"--kind {args.kind!r} is not a mask kind; choose one of: "
                        f"{', '.join(masks_lib.list_mask_kinds())}")
-    if args.count < 1:
-        raise CLIError(f"--count must be >= 1. Received: --count {args.count}")
-    if args.seed < 0:
-        raise CLIError(f"--seed must be >= 0. Received: --seed {args.seed}")
+    check_at_least("--count", args.count, 1)
+    check_at_least("--seed", args.seed, 0)
     buckets = None
     if args.buckets is not None:
         try:
             buckets = masks_lib.parse_buckets(args.buckets)
         except ValueError as e:
             raise CLIError(f"--buckets: {e}") from e
-    out = pathlib.Path(args.outdir)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"OUTDIR {out} exists and is not a folder")
+    out = output_dir("OUTDIR", args.outdir)
     if (out / "index.json").exists() and not args.overwrite:
         raise CLIError(f"OUTDIR {out} already holds a mask set (index.json); "
                        f"use --overwrite or another folder")

@@ -22,9 +22,11 @@ DeepFill's at 256); they are scaled by ``min(H, W) / reference_size`` at draw ti
 keeps its hole-ratio distribution at other output sizes. ``reference_size=None`` uses the
 parameters as raw pixels (LaMa's classes do that).
 
-Hole-ratio buckets follow the NVIDIA test-set convention (Liu et al. 2018: 1-10 %, 10-20 %, ...,
-50-60 %) with LaMa's names (``"10-20%"``, ``saicinpainting/evaluation/evaluator.py``); a ratio
-belongs to the half-open interval ``[lo, hi)``, as LaMa's ``searchsorted(..., 'right') - 1``.
+Hole-ratio buckets (NVIDIA test-set ranges, LaMa names, the membership rule and
+:func:`hole_ratio`) are defined in :mod:`tfinpaint.data.buckets` and re-exported here.
+:func:`make_bucketed_set` keeps a mask for bucket ``(lo, hi)`` only when ``lo <= ratio < hi``
+(or ``ratio == 1`` for a bucket ending at 100 %), so it lies in that bucket under the shared rule
+whatever other buckets are listed with it.
 """
 
 from __future__ import annotations
@@ -34,11 +36,20 @@ import json
 import math
 import os
 import pathlib
-import re
 from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
+
+from tfinpaint.data.buckets import (
+    BUCKET_NAMES,
+    BUCKETS,
+    bucket_name,
+    bucket_of,
+    hole_ratio,
+    in_bucket,
+    parse_buckets,
+)
 
 __all__ = [
     "BUCKETS",
@@ -47,6 +58,7 @@ __all__ = [
     "DeepFillV2StrokeGenerator",
     "LamaBoxGenerator",
     "LamaIrregularGenerator",
+    "MASK_EXTENSIONS",
     "MaskFolder",
     "MaskGenerator",
     "MixedMaskGenerator",
@@ -57,6 +69,7 @@ __all__ = [
     "describe_mask_kinds",
     "get_mask_generator",
     "hole_ratio",
+    "list_mask_files",
     "list_mask_kinds",
     "make_bucketed_set",
     "mask_dataset",
@@ -64,17 +77,10 @@ __all__ = [
     "write_mask_set",
 ]
 
-# NVIDIA irregular-mask test buckets (PConv paper, anchors section 7.1 / 8).
-BUCKETS: tuple[tuple[float, float], ...] = (
-    (0.01, 0.1),
-    (0.1, 0.2),
-    (0.2, 0.3),
-    (0.3, 0.4),
-    (0.4, 0.5),
-    (0.5, 0.6),
-)
-
-_MASK_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+#: Extensions of mask files (compared lower-cased). Masks are read with Pillow
+#: (``_read_mask_file``), so TIFF is listed too, unlike the TF-decoded
+#: :data:`tfinpaint.data.images.IMAGE_EXTENSIONS`.
+MASK_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,14 +132,6 @@ def _cast(mask: np.ndarray, dtype) -> np.ndarray:
         raise ValueError(f"`dtype` must be bool, an integer or a float type. Received: "
                          f"dtype={dtype}")
     return mask.astype(dtype)
-
-
-def hole_ratio(mask) -> float:
-    """Fraction of hole pixels of a ``1 = hole`` mask (any shape, nonzero = hole)."""
-    mask = np.asarray(mask)
-    if mask.size == 0:
-        raise ValueError(f"Mask is empty. Received: shape={mask.shape}")
-    return float(np.count_nonzero(mask) / mask.size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -841,73 +839,12 @@ class BucketFillError(RuntimeError):
     """A hole-ratio bucket could not be filled within the attempt budget."""
 
 
-def _pct(x: float) -> str:
-    v = round(x * 100, 6)
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
-def bucket_name(bucket: tuple[float, float]) -> str:
-    """LaMa-style name of a ``(lo, hi)`` bucket: ``(0.1, 0.2)`` -> ``"10-20%"``."""
-    lo, hi = _check_bucket(bucket)
-    return f"{_pct(lo)}-{_pct(hi)}%"
-
-
-BUCKET_NAMES: tuple[str, ...] = tuple(f"{_pct(lo)}-{_pct(hi)}%" for lo, hi in BUCKETS)
-
-
-def _check_bucket(bucket) -> tuple[float, float]:
-    try:
-        lo, hi = (float(b) for b in bucket)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"A bucket is a (lo, hi) pair of ratios. Received: {bucket!r}") from e
-    if not 0 <= lo < hi <= 1:
-        raise ValueError(f"A bucket needs 0 <= lo < hi <= 1. Received: bucket={bucket!r}")
-    return lo, hi
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def _in_bucket(ratio: float, lo: float, hi: float) -> bool:
-    return lo <= ratio < hi or (hi == 1.0 and ratio == 1.0)
-
-
-def bucket_of(ratio: float, buckets: Sequence[tuple[float, float]] = BUCKETS) -> str | None:
-    """Name of the bucket holding ``ratio`` (``[lo, hi)``), or ``None`` outside every bucket."""
-    ratio = float(ratio)
-    for b in buckets:
-        lo, hi = _check_bucket(b)
-        if _in_bucket(ratio, lo, hi):
-            return bucket_name((lo, hi))
-    return None
-
-
-def parse_buckets(spec) -> tuple[tuple[float, float], ...]:
-    """``"all"`` -> :data:`BUCKETS`; ``"10-20%,20-30%"`` (``%`` optional) -> those buckets.
-
-    Any ``"a-b%"`` with ``0 <= a < b <= 100`` is accepted, so custom buckets such as ``"5-15%"``
-    work too. Raises ``ValueError`` naming the bad item.
-    """
-    if isinstance(spec, str):
-        if spec.strip().lower() == "all":
-            return BUCKETS
-        items = [s.strip() for s in spec.split(",") if s.strip()]
-    else:
-        return tuple(_check_bucket(b) for b in spec)
-    if not items:
-        raise ValueError(f"No bucket given. Received: buckets={spec!r}")
-    out = []
-    for item in items:
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*%?", item)
-        if not m:
-            raise ValueError(f"Bad bucket {item!r}: expected 'LO-HI%' such as '10-20%' or 'all' "
-                             f"(standard: {', '.join(BUCKET_NAMES)}). Received: buckets={spec!r}")
-        lo, hi = float(m.group(1)) / 100, float(m.group(2)) / 100
-        if not 0 <= lo < hi <= 1:
-            raise ValueError(f"Bad bucket {item!r}: need 0 <= LO < HI <= 100. Received: "
-                             f"buckets={spec!r}")
-        out.append((lo, hi))
-    return tuple(out)
-
-
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    """Membership of a mask made for ``(lo, hi)`` alone: in that bucket in any bucket list."""
+    return in_bucket(ratio, (lo, hi), last=hi >= 1.0)
 
 
 def _fit_to_bucket(gen: MaskGenerator, rng, hw, lo, hi, max_combine, max_morph):
@@ -982,10 +919,8 @@ def make_bucketed_set(kind, size, per_bucket: int, seed: int = 0,
     if isinstance(per_bucket, bool) or int(per_bucket) != per_bucket or per_bucket < 1:
         raise ValueError(f"`per_bucket` must be an int >= 1. Received: per_bucket={per_bucket!r}")
     per_bucket = int(per_bucket)
-    buckets = parse_buckets(buckets)
+    buckets = parse_buckets(buckets)  # also rejects duplicate / overlapping buckets
     names = [bucket_name(b) for b in buckets]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Duplicate buckets. Received: buckets={names}")
     if max_attempts is None:
         max_attempts = 20 * per_bucket + 100
     max_morph = max(hw) // 2
@@ -1038,6 +973,37 @@ def _read_mask_file(path: pathlib.Path) -> np.ndarray:
     return arr
 
 
+def list_mask_files(source) -> list[pathlib.Path]:
+    """Mask files of a folder (recursive, sorted by path), a single file, or a list of files.
+
+    A folder yields its files with an extension in :data:`MASK_EXTENSIONS` (so the
+    ``index.csv`` / ``index.json`` of :func:`write_mask_set` are skipped); a list keeps its order.
+    :class:`MaskFolder` (training) and :func:`tfinpaint.evaluation.evaluate` list masks this way.
+
+    Raises:
+        FileNotFoundError: the path or a listed file does not exist.
+        ValueError: a folder without mask images, or an empty list.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = pathlib.Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"Mask folder {path} does not exist.")
+        if path.is_file():
+            return [path]
+        files = sorted(p for p in path.rglob("*")
+                       if p.is_file() and p.suffix.lower() in MASK_EXTENSIONS)
+        if not files:
+            raise ValueError(f"folder {path}: no mask images ({', '.join(MASK_EXTENSIONS)}).")
+        return files
+    files = [pathlib.Path(p) for p in source]
+    if not files:
+        raise ValueError(f"No mask file given. Received: source={source!r}")
+    for p in files:
+        if not p.is_file():
+            raise FileNotFoundError(f"file {p}: mask file does not exist")
+    return files
+
+
 class MaskFolder:
     """Hole masks read from image files (e.g. NVIDIA's irregular masks), with augmentation.
 
@@ -1072,15 +1038,7 @@ class MaskFolder:
                  seed: int | None = 0, max_rotation: float = 180.0, min_crop: float = 0.7,
                  max_dilation: int = 9, flip: bool = True):
         self.path = pathlib.Path(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"Mask folder {self.path} does not exist.")
-        if self.path.is_file():
-            files = [self.path]
-        else:
-            files = sorted(p for p in self.path.rglob("*")
-                           if p.is_file() and p.suffix.lower() in _MASK_EXTENSIONS)
-        if not files:
-            raise ValueError(f"folder {self.path}: no mask images ({', '.join(_MASK_EXTENSIONS)}).")
+        files = list_mask_files(self.path)
         if not 0 < min_crop <= 1:
             raise ValueError(f"`min_crop` must be in (0, 1]. Received: min_crop={min_crop}")
         if int(max_dilation) != max_dilation or max_dilation < 1:
