@@ -175,3 +175,176 @@ class TestCase(tf.test.TestCase):
                         for o in outs),
                     f"no TFLite output matches a Keras output of shape {e.shape}",
                 )
+
+    # ------------------------------------------------------------------------------------------
+    # Generators
+    # ------------------------------------------------------------------------------------------
+    def run_generator_test(
+        self,
+        name_or_model,
+        init_kwargs=None,
+        input_size=None,
+        batch=2,
+        output_range=(0.0, 1.0),
+        check_hole_invariance=True,
+        check_errors=True,
+        check_saving=True,
+        check_tf_function=True,
+        atol=1e-5,
+        seed=0,
+    ):
+        """Standard checks for an inpainting generator (DESIGN section 3 contract).
+
+        Checks, in order:
+        (1) the model is built from the registry (``build(name, **init_kwargs)``) or taken as
+            given, and has an int ``size_multiple`` >= 1;
+        (2) ``model((image, mask), training=False)`` returns a dict with ``"output"`` of shape
+            ``(N, H, W, 3)``, every entry finite; ``"output"`` lies in ``output_range``
+            (``None`` for generators that document a raw, unbounded output);
+        (3) compositing with ``tfinpaint.training.trainer.composite`` leaves known pixels
+            bit-identical and fills only holes;
+        (4) hole invariance: changing the image *inside the hole* changes nothing (the model
+            never looks at hole pixels, so the Inpainter/trainer cannot leak the target);
+        (5) batch independence: the first sample alone gives the same outputs;
+        (6) ``training=True`` call gives finite outputs of the same shapes (this may update
+            BatchNorm statistics; later checks compare against fresh calls);
+        (7) errors: a size that is not a multiple of ``size_multiple`` raises ``ValueError``
+            naming the size and the multiple; a 4-channel image, a 2-channel mask and an
+            integer image raise ``ValueError``;
+        (8) a ``tf.function`` with ``[None, None, None, C]`` signatures is traced once, called at
+            two sizes and agrees with eager;
+        (9) ``.keras`` save/load round trip gives the same class and identical outputs.
+
+        Args:
+            name_or_model: registry name or a built/unbuilt ``keras.Model``.
+            init_kwargs: registry overrides (only with a name).
+            input_size: ``(H, W)``; defaults to the smallest multiples of ``size_multiple``
+                that are >= 64, with W one multiple larger (non-square).
+            batch: batch size (>= 2 for the batch-independence check).
+            output_range: ``(lo, hi)`` bound on ``"output"``, or ``None`` (raw output).
+
+        Returns:
+            ``(model, outputs)``: the model and its eager ``training=False`` outputs (numpy
+            dict) from check (2), so callers can add model-specific checks.
+        """
+        from tfinpaint.training.trainer import composite
+
+        # (1) build
+        if isinstance(name_or_model, str):
+            from tfinpaint.models import registry
+
+            model = registry.build(name_or_model, **(init_kwargs or {}))
+        else:
+            if init_kwargs:
+                raise ValueError("init_kwargs is only used with a registry name.")
+            model = name_or_model
+        multiple = getattr(model, "size_multiple", None)
+        self.assertIsInstance(multiple, int, "generator has no int size_multiple")
+        self.assertGreaterEqual(multiple, 1)
+        if input_size is None:
+            side = multiple * -(-64 // multiple)
+            input_size = (side, side + multiple)
+        h, w = input_size
+        self.assertEqual(h % multiple, 0, "input_size must be a multiple of size_multiple")
+        self.assertEqual(w % multiple, 0, "input_size must be a multiple of size_multiple")
+
+        rng = np.random.default_rng(seed)
+
+        def draw(b, hh, ww):
+            image = rng.uniform(0.0, 1.0, (b, hh, ww, 3)).astype("float32")
+            mask = np.ones((b, hh, ww, 1), "float32")
+            for i in range(b):  # a different rectangular hole per sample, plus scattered pixels
+                y0, x0 = rng.integers(0, hh // 2), rng.integers(0, ww // 2)
+                mask[i, y0 : y0 + hh // 3, x0 : x0 + ww // 4] = 0.0
+                mask[i][rng.uniform(size=(hh, ww, 1)) < 0.05] = 0.0
+            return image, mask
+
+        def run(m, image, mask, training=False):
+            out = m((image, mask), training=training)
+            self.assertIsInstance(out, dict, "generator must return a dict")
+            self.assertIn("output", out)
+            return {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
+
+        # (2) eager call
+        image, mask = draw(batch, h, w)
+        outputs = run(model, image, mask)
+        self.assertEqual(outputs["output"].shape, (batch, h, w, 3))
+        for key, value in outputs.items():
+            self.assertTrue(np.all(np.isfinite(value)), f"non-finite values in {key!r}")
+        if output_range is not None:
+            lo, hi = output_range
+            self.assertGreaterEqual(float(outputs["output"].min()), lo)
+            self.assertLessEqual(float(outputs["output"].max()), hi)
+
+        # (3) compositing keeps known pixels exactly, fills holes with the output
+        comp = keras.ops.convert_to_numpy(composite(image, mask, outputs["output"]))
+        known = np.broadcast_to(mask == 1.0, comp.shape)
+        self.assertAllEqual(comp[known], image[known])
+        self.assertAllClose(comp[~known], outputs["output"][~known], atol=1e-6)
+
+        # (4) hole content is invisible to the model
+        if check_hole_invariance:
+            noisy = np.where(mask == 1.0, image, rng.uniform(size=image.shape)).astype("float32")
+            again = run(model, noisy, mask)
+            for key in outputs:
+                self.assertAllClose(again[key], outputs[key], atol=atol, rtol=1e-4,
+                                    msg=f"{key!r} depends on pixels inside the hole")
+
+        # (5) batch independence
+        if batch > 1:
+            single = run(model, image[:1], mask[:1])
+            for key in outputs:
+                self.assertAllClose(single[key], outputs[key][:1], atol=atol, rtol=1e-4,
+                                    msg=f"{key!r} depends on other batch items")
+
+        # (6) training-mode call
+        trained = run(model, image, mask, training=True)
+        for key, value in trained.items():
+            self.assertEqual(value.shape, outputs[key].shape)
+            self.assertTrue(np.all(np.isfinite(value)), f"non-finite {key!r} with training=True")
+
+        # (7) clear errors
+        if check_errors:
+            if multiple > 1:
+                bad_h = h + 1
+                bad_image, bad_mask = draw(1, bad_h, w)
+                names_both = rf"(?s)(?=.*\b{bad_h}\b)(?=.*\b{multiple}\b)"
+                with self.assertRaisesRegex(ValueError, names_both):
+                    model((bad_image, bad_mask), training=False)
+            with self.assertRaisesRegex(ValueError, "channel"):
+                model((np.zeros((1, h, w, 4), "float32"), mask[:1]), training=False)
+            with self.assertRaisesRegex(ValueError, "channel"):
+                model((image[:1], np.ones((1, h, w, 2), "float32")), training=False)
+            with self.assertRaisesRegex(ValueError, "float"):
+                model(((image[:1] * 255).astype("uint8"), mask[:1]), training=False)
+
+        # (8) tf.function, unknown H and W, traced once
+        if check_tf_function:
+            fn = tf.function(
+                lambda x, m: model((x, m), training=False),
+                input_signature=[
+                    tf.TensorSpec((None, None, None, 3), tf.float32),
+                    tf.TensorSpec((None, None, None, 1), tf.float32),
+                ],
+            )
+            for hh, ww in ((h, w), (h + multiple, w)):
+                x2, m2 = (image, mask) if (hh, ww) == (h, w) else draw(1, hh, ww)
+                got = {k: v.numpy() for k, v in fn(x2, m2).items()}
+                want = run(model, x2, m2)
+                for key in want:
+                    self.assertAllClose(got[key], want[key], atol=atol, rtol=1e-4)
+            self.assertEqual(len(fn._list_all_concrete_functions_for_serialization()), 1)
+
+        # (9) .keras round trip
+        if check_saving:
+            before = run(model, image, mask)  # (6) may have moved BatchNorm statistics
+            with tempfile.TemporaryDirectory() as d:
+                path = f"{d}/generator.keras"
+                model.save(path)
+                revived = keras.saving.load_model(path)
+            self.assertIsInstance(revived, type(model))
+            self.assertEqual(revived.size_multiple, multiple)
+            again = run(revived, image, mask)
+            for key in before:
+                self.assertAllClose(again[key], before[key], atol=1e-6, rtol=0)
+        return model, outputs

@@ -1,0 +1,223 @@
+"""Export-safe resize helpers with PyTorch ``F.interpolate`` semantics.
+
+Every helper works on NHWC tensors with dynamic ``H, W`` inside ``tf.function``/SavedModel and
+lowers to TFLite builtins (``RESIZE_NEAREST_NEIGHBOR``, ``STRIDED_SLICE``,
+``RESIZE_BILINEAR``). ``keras.layers.UpSampling2D`` is avoided on purpose: with dynamic H, W it
+breaks export and TFLite conversion (DESIGN section 8).
+
+Semantics, with ``f`` an integer factor (anchors section 9):
+
+- :func:`upsample_nearest` equals ``F.interpolate(x, scale_factor=f, mode="nearest")``:
+  ``out[i] = in[floor(i / f)]``. TF2's ``tf.image.resize(..., "nearest")`` uses half-pixel
+  centres, ``src = floor((i + 0.5) / f)``, and for an integer factor ``(i mod f + 0.5) / f < 1``,
+  so the two index maps are identical. Values are copied, never interpolated: a binary mask
+  stays exactly 0/1.
+- :func:`downsample_nearest` equals ``F.interpolate(x, scale_factor=1 / f, mode="nearest")``:
+  PyTorch takes source index ``floor(i * f)`` for ``i < floor(H / f)``; that is the strided
+  slice ``x[:, : H // f * f : f]``. TF2 ``resize(nearest)`` would take ``floor((i + 0.5) * f)``
+  (shifted by ``f // 2``), so it is *not* used here.
+- :func:`resize_bilinear` equals ``F.interpolate(x, size=..., mode="bilinear",
+  align_corners=False)`` (``antialias=False``): both use ``src = (i + 0.5) * in / out - 0.5``
+  clamped at the border. With ``factor=`` the output size is ``floor(H * factor)`` as in PyTorch;
+  PyTorch then maps coordinates with ``1 / factor`` while TF uses ``in / out``, which agree
+  whenever ``H * factor`` is an integer (every use in the ported models).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfinpaint.api_export import tfinpaint_export
+
+
+def _check_factor(factor, name="factor") -> int:
+    if isinstance(factor, bool) or int(factor) != factor or int(factor) < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={factor!r}")
+    return int(factor)
+
+
+def _check_rank4(x, what):
+    if x.shape.rank is not None and x.shape.rank != 4:
+        raise ValueError(f"{what} expects an NHWC tensor of rank 4. Received: shape={x.shape}")
+
+
+def upsample_nearest(x, factor: int = 2):
+    """Nearest upsampling by an integer factor: ``out[:, i, j] = x[:, i // f, j // f]``.
+
+    Args:
+        x: NHWC tensor (any float dtype; dynamic H, W allowed).
+        factor: positive int. Defaults to `2`.
+
+    Returns:
+        ``(N, f*H, f*W, C)`` tensor of ``x``'s dtype.
+    """
+    factor = _check_factor(factor)
+    x = tf.convert_to_tensor(x)
+    _check_rank4(x, "upsample_nearest")
+    if factor == 1:
+        return x
+    size = tf.shape(x)[1:3] * factor
+    out = tf.image.resize(x, size, method="nearest")
+    return tf.cast(out, x.dtype)
+
+
+def downsample_nearest(x, factor: int = 2):
+    """Nearest downsampling by an integer factor, PyTorch style: ``x[:, f*i, f*j]``.
+
+    The output has ``floor(H / f)`` rows, as ``F.interpolate(scale_factor=1/f)``.
+
+    Args:
+        x: NHWC tensor.
+        factor: positive int. Defaults to `2`.
+    """
+    factor = _check_factor(factor)
+    x = tf.convert_to_tensor(x)
+    _check_rank4(x, "downsample_nearest")
+    if factor == 1:
+        return x
+    shape = tf.shape(x)
+    h = shape[1] // factor * factor
+    w = shape[2] // factor * factor
+    return x[:, :h:factor, :w:factor, :]
+
+
+def _bilinear_size(x, size, factor):
+    if (size is None) == (factor is None):
+        raise ValueError(
+            f"Pass exactly one of size and factor. Received: size={size}, factor={factor}"
+        )
+    if size is not None:
+        size = tuple(int(s) for s in size)
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"size must be a pair of positive ints. Received: size={size}")
+        return tf.constant(size, tf.int32)
+    if not factor > 0:
+        raise ValueError(f"factor must be > 0. Received: factor={factor}")
+    hw = tf.cast(tf.shape(x)[1:3], tf.float64) * float(factor)
+    # PyTorch: output size floor(H * factor); a tiny epsilon keeps 0.1 * 30 == 3.
+    return tf.cast(tf.floor(hw + 1e-9), tf.int32)
+
+
+def resize_bilinear(x, size=None, factor=None):
+    """Bilinear resize equal to PyTorch ``align_corners=False``, no antialiasing.
+
+    Args:
+        x: NHWC float tensor.
+        size: ``(H_out, W_out)``, or
+        factor: float scale; output ``floor(H * factor)``.
+
+    Returns:
+        The resized tensor in ``x``'s dtype (``tf.image.resize`` computes in float32).
+    """
+    x = tf.convert_to_tensor(x)
+    _check_rank4(x, "resize_bilinear")
+    out = tf.image.resize(x, _bilinear_size(x, size, factor), method="bilinear", antialias=False)
+    return tf.cast(out, x.dtype)
+
+
+def _scaled(n, factor, up):
+    if n is None:
+        return None
+    return n * factor if up else n // factor
+
+
+@tfinpaint_export("tfinpaint.layers.NearestUpsample")
+class NearestUpsample(keras.layers.Layer):
+    """Nearest upsampling by an integer factor (PyTorch ``F.interpolate(mode="nearest")``).
+
+    Export-safe replacement for ``keras.layers.UpSampling2D`` (see :func:`upsample_nearest`).
+
+    Args:
+        factor: positive int. Defaults to `2`.
+
+    Example:
+    ```python
+    y = NearestUpsample(2)(np.arange(4, dtype="float32").reshape(1, 2, 2, 1))  # (1, 4, 4, 1)
+    ```
+    """
+
+    def __init__(self, factor=2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = _check_factor(factor)
+
+    def call(self, inputs):
+        return upsample_nearest(inputs, self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, _scaled(h, self.factor, True), _scaled(w, self.factor, True), c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@tfinpaint_export("tfinpaint.layers.NearestDownsample")
+class NearestDownsample(keras.layers.Layer):
+    """Nearest downsampling by an integer factor as a strided slice (PyTorch semantics).
+
+    See :func:`downsample_nearest`: ``out[:, i, j] = x[:, f*i, f*j]``, ``floor(H/f)`` rows.
+
+    Args:
+        factor: positive int. Defaults to `2`.
+    """
+
+    def __init__(self, factor=2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = _check_factor(factor)
+
+    def call(self, inputs):
+        return downsample_nearest(inputs, self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, _scaled(h, self.factor, False), _scaled(w, self.factor, False), c)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@tfinpaint_export("tfinpaint.layers.BilinearResize")
+class BilinearResize(keras.layers.Layer):
+    """Bilinear resize equal to PyTorch ``F.interpolate(mode="bilinear", align_corners=False)``.
+
+    See :func:`resize_bilinear`. Exactly one of ``size`` and ``factor`` is given.
+
+    Args:
+        size: ``(H_out, W_out)`` fixed output size. Defaults to `None`.
+        factor: float scale factor; output ``floor(H * factor)``. Defaults to `None`.
+    """
+
+    def __init__(self, size=None, factor=None, **kwargs):
+        super().__init__(**kwargs)
+        if (size is None) == (factor is None):
+            raise ValueError(
+                f"Pass exactly one of size and factor. Received: size={size}, factor={factor}"
+            )
+        if size is not None:
+            size = tuple(int(s) for s in size)
+            if len(size) != 2 or min(size) < 1:
+                raise ValueError(f"size must be a pair of positive ints. Received: size={size}")
+        if factor is not None:
+            factor = float(factor)
+            if not factor > 0:
+                raise ValueError(f"factor must be > 0. Received: factor={factor}")
+        self.size = size
+        self.factor = factor
+
+    def call(self, inputs):
+        return resize_bilinear(inputs, size=self.size, factor=self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        if self.size is not None:
+            return (n, *self.size, c)
+
+        def scale(v):
+            return None if v is None else int(v * self.factor + 1e-9)
+
+        return (n, scale(h), scale(w), c)
+
+    def get_config(self):
+        size = list(self.size) if self.size is not None else None
+        return {**super().get_config(), "size": size, "factor": self.factor}
