@@ -1,0 +1,113 @@
+"""``tfinpaint train``: train (or resume, or fine-tune) a registered model into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from tfinpaint.cli import CLIError
+
+EPILOG = """\
+The run directory gets config.json, checkpoints/ (resume state), generator.weights.h5 and tb/
+(TensorBoard). Running the same command again resumes from the last checkpoint.
+
+examples:
+  tfinpaint train --model pconv_unet --images photos/train --val photos/val \\
+      --size 256 --batch 6 --steps 100000 --out runs/pconv
+  tfinpaint train --model pconv_unet --images photos/train --steps 50000 \\
+      --finetune-from runs/pconv --out runs/pconv_ft
+"""
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _config_item(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (resumable; TensorBoard logs)",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="registered model name, e.g. pconv_unet")
+    p.add_argument("--images", required=True, help="training images: folder, glob or TFRecords")
+    p.add_argument("--val", default=None, help="validation images (evaluated every --val-every)")
+    p.add_argument("--size", type=_positive, default=256, help="crop size (default 256)")
+    p.add_argument("--batch", type=_positive, default=6, help="global batch size (default 6)")
+    p.add_argument("--steps", type=_positive, required=True, help="total training steps")
+    p.add_argument("--masks", default="lama_thick",
+                   help="mask preset (lama_thick, pconv, ...) or a folder of masks "
+                        "(white = hole) (default lama_thick)")
+    p.add_argument("--finetune-from", default=None, metavar="CKPT",
+                   help="run dir / checkpoint / .weights.h5 of the pre-training stage; applies "
+                        "the recipe's fine-tune stage (frozen BatchNorm statistics, lower lr)")
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"),
+                   help="distribution strategy (multiworker reads TF_CONFIG)")
+    p.add_argument("--mixed-precision", default=None, choices=("float16", "bfloat16"))
+    p.add_argument("--vgg-weights", default="imagenet", metavar="imagenet|PATH|none",
+                   help="loss-network weights for perceptual/style terms (default imagenet; "
+                        "'none' = random weights, tests only)")
+    p.add_argument("--save-every", type=_positive, default=1000, help="checkpoint period")
+    p.add_argument("--val-every", type=_positive, default=None,
+                   help="validation period (default: --save-every)")
+    p.add_argument("--val-batches", type=_positive, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipe", default=None, help="override the model's registered recipe")
+    p.add_argument("--config", type=_config_item, action="append", default=[], metavar="KEY=VALUE",
+                   help="model constructor override (JSON value), repeatable")
+    p.add_argument("--image-every", type=int, default=0,
+                   help="TensorBoard image grid period in steps (also after each validation)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tfinpaint.models.registry import list_models
+
+    if args.model not in list_models():
+        raise CLIError(f"unknown model {args.model!r}; registered: {', '.join(list_models())}")
+    if not os.path.exists(args.images) and not any(c in args.images for c in "*?["):
+        raise CLIError(f"file {args.images}: training images not found")
+    if args.val and not os.path.exists(args.val):
+        raise CLIError(f"file {args.val}: validation images not found")
+    vgg = None if str(args.vgg_weights).lower() == "none" else args.vgg_weights
+    if vgg not in (None, "imagenet") and not os.path.isfile(vgg):
+        raise CLIError(f"file {vgg}: VGG weights file not found")
+
+    from tfinpaint.training.run import train
+
+    try:
+        result = train(
+            args.model, args.images, args.val, out_dir=args.out, size=args.size,
+            batch=args.batch, steps=args.steps, masks=args.masks,
+            finetune_from=args.finetune_from, strategy=args.strategy,
+            mixed_precision=args.mixed_precision, vgg_weights=vgg,
+            save_every=args.save_every, seed=args.seed, config=dict(args.config),
+            recipe=args.recipe, val_every=args.val_every, val_batches=args.val_batches,
+            image_every=args.image_every,
+        )
+    except FloatingPointError as e:  # the job failed (not bad input): exit code 1
+        print(f"tfinpaint: error: {e}", file=sys.stderr)
+        return 1
+    print(f"trained {args.model} to step {result['step']} in {args.out}")
+    return 0
