@@ -49,24 +49,49 @@ class BatchNorm(keras.layers.BatchNormalization):
         return {**super().get_config(), "frozen_stats": self.frozen_stats}
 
 
-def set_batchnorm_frozen(model, frozen: bool = True, name_filter=None) -> int:
-    """Sets ``frozen_stats`` on every :class:`BatchNorm` in ``model`` (recursively).
+def set_batchnorm_frozen(model, frozen: bool = True, name_filter=None) -> list[str]:
+    """Freezes (or unfreezes) the statistics of the BatchNorm layers of ``model``.
+
+    The one mechanism behind every fine-tune stage (``tfinpaint.training.trainer.apply_finetune``).
+    :class:`BatchNorm` layers get ``frozen_stats``; a plain ``keras.layers.BatchNormalization``
+    (a user's own model) gets an instance-level ``call`` that forces ``training=False`` (Keras'
+    ``trainable=False`` would freeze gamma/beta too), undone by ``frozen=False``. Apply before
+    the first traced step: a ``tf.function`` traced earlier keeps the old behaviour.
 
     Args:
-        model: a Keras layer or model.
+        model: a Keras layer or model (nested models are walked).
         frozen: value to set.
         name_filter: optional ``callable(layer_path) -> bool`` selecting layers by their path
-            (e.g. ``lambda p: "enc" in p`` for PConv's encoder-only freeze).
+            ``"model/.../layer"`` (e.g. ``lambda p: "/enc_" in p`` for PConv's encoder-only
+            freeze).
 
     Returns:
-        The number of layers changed.
+        The paths of the layers selected.
     """
-    count = 0
+    selected = []
     for path, layer in _walk(model, model.name):
-        if isinstance(layer, BatchNorm) and (name_filter is None or name_filter(path)):
-            layer.frozen_stats = frozen
-            count += 1
-    return count
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        if name_filter is not None and not name_filter(path):
+            continue
+        if isinstance(layer, BatchNorm):
+            layer.frozen_stats = bool(frozen)
+        elif frozen and not getattr(layer, "frozen_stats", False):
+            original_call = layer.call
+
+            def call(inputs, *args, training=None, _call=original_call, **kwargs):
+                del training  # statistics frozen: always the inference-mode normalization
+                return _call(inputs, *args, training=False, **kwargs)
+
+            layer._unfrozen_call = original_call
+            layer.call = call
+            layer.frozen_stats = True
+        elif not frozen and getattr(layer, "frozen_stats", False):
+            layer.call = layer._unfrozen_call
+            del layer._unfrozen_call
+            layer.frozen_stats = False
+        selected.append(path)
+    return selected
 
 
 def _walk(layer, path):

@@ -31,11 +31,10 @@ update when they are not finite. ``mixed_bfloat16`` needs no scaling.
 
 from __future__ import annotations
 
-import types
-
 import keras
 import tensorflow as tf
 
+from tfinpaint.layers.batch_norm import set_batchnorm_frozen
 from tfinpaint.training.recipes import FineTuneStage, Recipe, get_recipe
 
 FEATURE_LOSSES = ("perceptual", "style", "correlation")
@@ -45,77 +44,6 @@ BN_FREEZE_CHOICES = ("all", "encoder", "none")
 # --------------------------------------------------------------------------------------------
 # Fine-tuning: BatchNorm statistics frozen, gamma/beta trainable
 # --------------------------------------------------------------------------------------------
-def _iter_layers(model):
-    """Every sublayer of ``model`` (nested models included), depth first."""
-    if hasattr(model, "_flatten_layers"):
-        yield from model._flatten_layers(include_self=False, recursive=True)
-    else:  # pragma: no cover - Keras always has _flatten_layers
-        yield from model.layers
-
-
-def freeze_batchnorm_statistics(layer) -> None:
-    """Makes one BatchNormalization layer always normalize with its moving statistics.
-
-    Keras 3 couples two things PyTorch keeps apart: ``layer.trainable = False`` on a
-    ``BatchNormalization`` puts it in inference mode *and* freezes gamma/beta. The official
-    fine-tune stages (RFR-Net ``model.train(finetune=True)`` calling ``m.eval()`` on every
-    ``nn.BatchNorm2d``; PConv's ``train_bn=False``) run BN with the running statistics while
-    gamma and beta keep training. This function reproduces that: it replaces the *instance's*
-    ``call`` with one that forces ``training=False``, so whatever ``training`` flag the model
-    passes, the layer uses (and never updates) ``moving_mean`` / ``moving_variance``; gamma and
-    beta stay in ``trainable_variables`` and receive gradients.
-
-    ``tfinpaint.layers.BatchNorm`` layers implement this switch themselves (their ``call``
-    reads ``frozen_stats``), so for them the flag is set and ``call`` is left alone. Any other
-    ``keras.layers.BatchNormalization`` gets the patched ``call`` and the attribute
-    ``frozen_stats = True``; the patch is per instance and not serialized: re-apply the
-    fine-tune stage after rebuilding a model (``tfinpaint train`` does so from ``config.json``
-    on resume). Apply it before the first traced train step (a
-    ``tf.function`` traced earlier keeps the old behaviour; ``InpaintingTrainer.compile``
-    retraces).
-    """
-    if not isinstance(layer, keras.layers.BatchNormalization):
-        raise ValueError(
-            f"Expected a keras.layers.BatchNormalization layer. Received: layer={layer!r}"
-        )
-    if getattr(layer, "frozen_stats", False):
-        return
-    try:
-        from tfinpaint.layers.batch_norm import BatchNorm
-    except ImportError:  # pragma: no cover
-        BatchNorm = None
-    if BatchNorm is not None and isinstance(layer, BatchNorm):
-        layer.frozen_stats = True  # tfinpaint's BatchNorm honours the flag in call()
-        return
-    original_call = layer.call
-
-    def call(self, inputs, *args, training=None, **kwargs):
-        del training  # statistics are frozen: always the inference-mode normalization
-        return original_call(inputs, *args, training=False, **kwargs)
-
-    layer.call = types.MethodType(call, layer)
-    layer.frozen_stats = True
-
-
-def batchnorm_layers(model, scope: str = "all") -> list:
-    """BatchNormalization layers of ``model``; ``scope="encoder"`` keeps those whose name (or
-    the path of their variables) contains ``"enc"``, the naming convention of tfinpaint's
-    U-Net encoders (``enc_1_bn``, ``encoder/...``)."""
-    if scope not in BN_FREEZE_CHOICES:
-        raise ValueError(f"scope must be one of {BN_FREEZE_CHOICES}. Received: scope={scope!r}")
-    if scope == "none":
-        return []
-    layers = [la for la in _iter_layers(model) if isinstance(la, keras.layers.BatchNormalization)]
-    if scope == "encoder":
-
-        def in_encoder(layer):
-            paths = [layer.name] + [getattr(v, "path", "") for v in layer.weights]
-            return any("enc" in p for p in paths)
-
-        layers = [la for la in layers if in_encoder(la)]
-    return layers
-
-
 def apply_finetune(generator, stage: FineTuneStage, optimizer=None) -> dict:
     """Applies a fine-tune stage: frozen BN statistics and the stage's learning rate.
 
@@ -131,18 +59,27 @@ def apply_finetune(generator, stage: FineTuneStage, optimizer=None) -> dict:
     """
     if not isinstance(stage, FineTuneStage):
         raise ValueError(f"stage must be a FineTuneStage. Received: stage={stage!r}")
-    layers = batchnorm_layers(generator, stage.freeze_batchnorm)
-    if stage.freeze_batchnorm == "encoder" and not layers and batchnorm_layers(generator):
+    if stage.freeze_batchnorm not in BN_FREEZE_CHOICES:
         raise ValueError(
-            "freeze_batchnorm='encoder' found BatchNormalization layers but none whose name "
-            "contains 'enc'. Received: names="
-            f"{[la.name for la in batchnorm_layers(generator)]}"
+            f"freeze_batchnorm must be one of {BN_FREEZE_CHOICES}. "
+            f"Received: freeze_batchnorm={stage.freeze_batchnorm!r}"
         )
-    for layer in layers:
-        freeze_batchnorm_statistics(layer)
+    frozen = []
+    if stage.freeze_batchnorm == "all":
+        frozen = set_batchnorm_frozen(generator, True)
+    elif stage.freeze_batchnorm == "encoder":
+        # Layers under a name containing "enc" (enc_3_bn, encoder/...), the naming convention
+        # of tfinpaint's U-Net encoders; the root model's own name is not part of the test.
+        frozen = set_batchnorm_frozen(generator, True, lambda p: "enc" in p.split("/", 1)[-1])
+        if not frozen and set_batchnorm_frozen(generator, False):
+            raise ValueError(
+                "freeze_batchnorm='encoder' found BatchNormalization layers but none whose "
+                "name contains 'enc'."
+            )
     if optimizer is not None:
         optimizer.learning_rate = stage.learning_rate
-    return {"frozen_batchnorm": [la.name for la in layers], "learning_rate": stage.learning_rate}
+    names = [path.rsplit("/", 1)[-1] for path in frozen]
+    return {"frozen_batchnorm": names, "learning_rate": stage.learning_rate}
 
 
 # --------------------------------------------------------------------------------------------
