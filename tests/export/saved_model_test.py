@@ -94,7 +94,7 @@ def test_encoded_signature_png_round_trip(exported):
         image_bytes=tf.constant([tf.io.encode_png(image[0]).numpy()]),
         mask_bytes=tf.constant([tf.io.encode_png(np.where(mask[0] > 0, 255, 0).astype(np.uint8))
                                 .numpy()]),
-    )["inpainted_png"].numpy()
+    )["inpainted_png_bytes"].numpy()
     decoded = tf.io.decode_png(png[0]).numpy()
     want = reference(generator, image, np.where(mask > 0, 255, 0), 8)[0]
     assert np.abs(decoded.astype(int) - want.astype(int)).max() <= 1

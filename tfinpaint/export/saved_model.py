@@ -14,8 +14,9 @@ Signatures (tag ``serve``):
   so known pixels come back unchanged.
 - ``encoded``: ``image_bytes`` and ``mask_bytes`` string ``[B]`` (PNG/JPEG/BMP/GIF files; a mask
   pixel is a hole when > 127, the file rule of ``tfinpaint.data.polarity``; a mask of another
-  size is resized with nearest neighbour) -> ``inpainted_png`` string ``[B]`` (PNG). The
-  ``_bytes`` suffix lets TF Serving's REST API take ``{"b64": ...}`` values.
+  size is resized with nearest neighbour) -> ``inpainted_png_bytes`` string ``[B]`` (PNG). The
+  ``_bytes`` suffixes make TF Serving's REST API exchange these strings as ``{"b64": ...}``
+  (``IsNamedTensorBytes`` in its ``json_tensor.cc``), for inputs and outputs alike.
 
 Bad requests fail inside the graph with ``InvalidArgumentError`` (mismatched image/mask sizes,
 empty batch), which TF Serving returns as ``INVALID_ARGUMENT``. Only TF ops are used (no
@@ -99,7 +100,7 @@ def build_serving_functions(generator, size_multiple: int):
             png = tf.map_fn(
                 _one, (image_bytes, mask_bytes), fn_output_signature=tf.TensorSpec([], tf.string)
             )
-            return {"inpainted_png": png}
+            return {"inpainted_png_bytes": png}
 
     specs = {
         SERVING_SIGNATURE: [
@@ -223,7 +224,7 @@ def export_saved_model(
             "signatures": {
                 SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
                 ENCODED_SIGNATURE: {
-                    "inputs": ["image_bytes", "mask_bytes"], "outputs": ["inpainted_png"],
+                    "inputs": ["image_bytes", "mask_bytes"], "outputs": ["inpainted_png_bytes"],
                 },
             },
             "mask_convention": "serving_default: nonzero = hole; encoded: > 127 = hole",
