@@ -16,8 +16,7 @@ model added later is covered without touching this file. For each model:
 **Test-size convention:** a model whose default config is too big for a CPU test declares
 small constructor overrides in its registry entry as ``metadata["test_config"]`` (e.g.
 ``pconv_unet``: ``{"layer_size": 4}``, size multiple 16). This test builds
-``registry.build(name, **spec.metadata.get("test_config", {}))``; ``FALLBACK_TEST_CONFIGS`` below
-only covers models that do not declare one yet (remove an entry once its model does).
+``registry.build(name, **spec.metadata.get("test_config", {}))``.
 """
 
 from __future__ import annotations
@@ -42,8 +41,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SESSION_CHECK = REPO / "scripts" / "tfserving_session_check.py"
 HEIGHT, WIDTH = 64, 96
 
-# Test sizes for models whose registry entry has no metadata["test_config"] yet.
-FALLBACK_TEST_CONFIGS = {"rfr_net": {"iter_num": 2}}
 
 
 def _library_keras_models() -> list[str]:
@@ -82,7 +79,7 @@ def _assert_matches(got, want, image, hole, what):
 @pytest.mark.parametrize("name", MODELS)
 def test_export_session_load_and_serve(name, photos_dir, tmp_path):
     spec = registry.get_spec(name)
-    test_config = spec.metadata.get("test_config", FALLBACK_TEST_CONFIGS.get(name, {}))
+    test_config = spec.metadata.get("test_config", {})
     model = registry.build(name, **test_config)
     multiple = int(getattr(model, "size_multiple", None) or spec.size_multiple or 1)
     if getattr(model, "size_multiple", None) is None:
