@@ -81,33 +81,6 @@ def _registry():
     return registry
 
 
-def _attach_spec_attrs(model, spec) -> None:
-    """Gives a built model the ``size_multiple`` / ``min_size`` its registry entry declares."""
-    if getattr(model, "size_multiple", None) is None:
-        try:
-            model.size_multiple = int(spec.size_multiple)
-        except AttributeError:  # an object refusing new attributes: Inpainter falls back to spec
-            pass
-    min_size = spec.metadata.get("min_size") if spec.metadata else None
-    if min_size and getattr(model, "min_size", None) is None:
-        try:
-            model.min_size = int(min_size)
-        except AttributeError:
-            pass
-
-
-def _ensure_built(model, spec) -> None:
-    """Builds a subclassed Keras model by one call, so ``load_weights`` finds its variables."""
-    if getattr(model, "built", True) and getattr(model, "weights", None):
-        return
-    multiple = int(getattr(model, "size_multiple", None) or spec.size_multiple or 1)
-    side = max(64, int(getattr(model, "min_size", None) or 0))
-    side = multiple * math.ceil(side / multiple)
-    image = np.zeros((1, side, side, 3), np.float32)
-    mask = np.ones((1, side, side, 1), np.float32)
-    model((image, mask), training=False)
-
-
 def _load_run(config_path: pathlib.Path, weights_path: pathlib.Path):
     """Builds ``config["model"]`` with ``config["config"]`` and loads the generator weights."""
     try:
@@ -129,8 +102,7 @@ def _load_run(config_path: pathlib.Path, weights_path: pathlib.Path):
     registry = _registry()
     name = config["model"]
     spec = registry.get_spec(name)
-    model = registry.build(name, **overrides)
-    _attach_spec_attrs(model, spec)
+    model = registry.build(name, **overrides)  # built, with size_multiple
     if spec.kind == "classical":
         return model  # nothing to load
     if not weights_path.is_file():
@@ -138,7 +110,6 @@ def _load_run(config_path: pathlib.Path, weights_path: pathlib.Path):
             f"Run directory {config_path.parent} has no generator weights: {weights_path} is "
             f"missing (a run directory holds {RUN_CONFIG} + {RUN_WEIGHTS})."
         )
-    _ensure_built(model, spec)
     model.load_weights(str(weights_path))
     logger.info("Loaded %s weights from %s", name, weights_path)
     return model
@@ -186,7 +157,6 @@ def load(name_or_path):
     if isinstance(name_or_path, str) and text in registry.list_models() and not is_run:
         spec = registry.get_spec(text)
         model = registry.build(text)
-        _attach_spec_attrs(model, spec)
         if spec.kind == "keras":
             warnings.warn(
                 f"Model {text!r} was built from the registry with RANDOM, UNTRAINED weights: its "

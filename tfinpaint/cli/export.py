@@ -95,12 +95,6 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the random-weights warning is printed
         generator = load(args.model)
-    if _is_registry_name(args.model):
-        # A subclassed network built from the registry has no variables until its first call;
-        # the export traces the signatures, which must not create variables.
-        from tfinpaint.inference import _ensure_built
-
-        _ensure_built(generator, registry.get_spec(args.model))
     try:
         path = export_saved_model(
             generator, out, args.name, args.version, overwrite=args.overwrite,

@@ -43,21 +43,36 @@ METADATA_FILE = "tfinpaint.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int) -> tf.Tensor:
-    """Graph core shared by the signatures and TFLite: uint8 image, float hole mask -> uint8.
+def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int):
+    """Graph core of every export (SavedModel signatures and TFLite).
 
-    ``hole`` is float ``[B, H, W, 1]`` with 1 = fill. Pads (reflect) to ``size_multiple``, runs
-    ``generator((image * known, known))``, crops, clips the output to ``[0, 1]`` and composites.
+    Args:
+        generator: the generator (``(image, mask) -> {"output"}``, library conventions).
+        image: uint8 ``[B, H, W, 3]``.
+        hole: float32 ``[B, H, W, 1]``, 1 = fill.
+        size_multiple: the generator's multiple; the input is padded (reflect) to it unless
+            H and W are statically known multiples already.
+
+    Returns:
+        ``(inpainted, prediction)``: the uint8 composite ``[B, H, W, 3]`` (known pixels exactly
+        the input's) and the network output clipped to ``[0, 1]`` (float32). The composite is
+        computed in 0-255 units: known pixels stay exact integers in float32, and TFLite's int8
+        quantizer handles it (a final ``* 255`` after a [0, 1] composite came out ~128 off).
     """
     h, w = tf.shape(image)[1], tf.shape(image)[2]
-    x = tf.cast(image, tf.float32) / 255.0
+    x255 = tf.cast(image, tf.float32)
     known = 1.0 - hole
-    xp = reflect_pad_to_multiple(x, size_multiple)
-    kp = reflect_pad_to_multiple(known, size_multiple)
+    x = x255 / 255.0
+    static_hw = image.shape[1:3]
+    if None in static_hw or any(d % size_multiple for d in static_hw):
+        xp = reflect_pad_to_multiple(x, size_multiple)
+        kp = reflect_pad_to_multiple(known, size_multiple)
+    else:
+        xp, kp = x, known
     out = generator((xp * kp, kp), training=False)["output"]
-    out = tf.clip_by_value(tf.cast(out[:, :h, :w, :], tf.float32), 0.0, 1.0)
-    composite = known * x + hole * out
-    return tf.cast(tf.round(composite * 255.0), tf.uint8)
+    out255 = tf.clip_by_value(tf.cast(out[:, :h, :w, :], tf.float32) * 255.0, 0.0, 255.0)
+    composite = known * x255 + hole * out255
+    return tf.cast(tf.round(composite), tf.uint8), out255 / 255.0
 
 
 def _check_pair(image, mask):
@@ -77,7 +92,7 @@ def build_serving_functions(generator, size_multiple: int):
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
             hole = tf.cast(tf.not_equal(mask, 0), tf.float32)
-            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple)}
+            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple)[0]}
 
     def _one(args):
         image_bytes, mask_bytes = args
@@ -86,7 +101,7 @@ def build_serving_functions(generator, size_multiple: int):
         size = tf.shape(image)[:2]
         mask = tf.image.resize(mask, size, method="nearest")
         hole = tf.cast(mask > 127, tf.float32)[None]
-        result = inpaint_uint8(generator, image[None], hole, size_multiple)
+        result, _ = inpaint_uint8(generator, image[None], hole, size_multiple)
         return tf.io.encode_png(result[0])
 
     def encoded(image_bytes, mask_bytes):
@@ -228,6 +243,10 @@ def export_saved_model(
                 },
             },
             "mask_convention": "serving_default: nonzero = hole; encoded: > 127 = hole",
+            # Provenance (set by tfinpaint.models.build): lets the TFLite converter and users
+            # rebuild the Keras generator this SavedModel came from.
+            "model": getattr(generator, "registry_name", None),
+            "config": getattr(generator, "registry_config", None),
             **(metadata or {}),
         }
         (extra / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str))

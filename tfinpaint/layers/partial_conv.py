@@ -10,7 +10,11 @@ where ``sum(1)`` is the window size ``Cin * k * k`` (NVIDIA ``slide_winsize`` wi
 ``multi_channel=True``; PConv-Keras used ``k * k``, which is the same ratio only when the mask has
 one channel shared by all inputs) and ``sum(M)`` is the number of valid taps, counted with a
 *constant* all-ones kernel recomputed on every call (PConv-Keras kept it as a trainable variable,
-which produced NaNs). The official code's eps is 1e-8: ``ratio = winsize / (sum(M) + 1e-8)``.
+which produced NaNs). The official code computes ``winsize / (sum(M) + 1e-8) * clip(sum(M), 0, 1)``;
+here ``winsize * clip(sum(M), 0, 1) / max(sum(M), 1e-3)``, which is the same up to a relative
+1e-8 whenever ``sum(M) >= 1e-3`` (always, for binary masks: ``sum(M)`` is then a count) and
+stays finite in float16: TFLite's float16 conversion stores constants in float16, where 1e-8
+is 0, so the official form gives 0/0 = NaN on windows with no valid pixel.
 
 Bias, as NVIDIA's code does it: with a bias, ``out = (conv(X*M) * ratio + b) * m'`` (the bias is
 kept where the window saw a valid pixel and zeroed elsewhere); without a bias (RFR-Net),
@@ -151,7 +155,7 @@ class PartialConv2D(keras.layers.Layer):
         kh, kw = self.kernel_size
         window = float(kh * kw * mask_channels)  # Cin*k*k; with a shared mask Cin cancels
         updated = ops.clip(valid, 0.0, 1.0)
-        ratio = window / (valid + 1e-8) * updated
+        ratio = window * updated / ops.maximum(valid, 1e-3)  # see the module docstring
 
         x_masked = x * ops.cast(mask, x.dtype)
         out = ops.conv(

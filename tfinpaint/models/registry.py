@@ -90,7 +90,12 @@ def get_spec(name: str) -> ModelSpec:
 def build(name: str, **overrides):
     """Builds a registered model with its official config, updated by ``overrides``.
 
-    Unknown override keys raise ``KeyError`` naming them (nothing is silently ignored).
+    Unknown override keys raise ``KeyError`` naming them (nothing is silently ignored). The
+    result is ready for ``load_weights``, export and conversion: its variables exist (a
+    subclassed network is called once, see :func:`ensure_built`), it has a ``size_multiple``
+    (the model's own, else the registry entry's), and it remembers where it came from in
+    ``registry_name`` / ``registry_config`` (the overrides), which exports record so a SavedModel
+    can be traced back to its registry entry.
     """
     spec = get_spec(name)
     unknown = sorted(set(overrides) - set(spec.config))
@@ -98,4 +103,35 @@ def build(name: str, **overrides):
         raise KeyError(
             f"Unknown config keys for model {name!r}: {unknown}. Known keys: {sorted(spec.config)}"
         )
-    return spec.builder(**{**spec.config, **overrides})
+    model = spec.builder(**{**spec.config, **overrides})
+    for attr, value in (
+        ("size_multiple", getattr(model, "size_multiple", None) or spec.size_multiple),
+        ("min_size", getattr(model, "min_size", None) or spec.metadata.get("min_size")),
+        ("registry_name", name),
+        ("registry_config", dict(overrides)),
+    ):
+        try:
+            setattr(model, attr, value)
+        except AttributeError:  # an object refusing new attributes
+            pass
+    if spec.kind == "keras":
+        ensure_built(model)
+    return model
+
+
+def ensure_built(model, size: int | None = None) -> None:
+    """Creates the variables of an unbuilt (subclassed) generator by one call.
+
+    The call uses a ``size x size`` all-known input, ``size`` defaulting to the smallest
+    multiple of ``model.size_multiple`` that is at least 64 (and at least ``model.min_size``).
+    Functional models are built at construction and are left alone.
+    """
+    if getattr(model, "built", True) and getattr(model, "weights", None):
+        return
+    import numpy as np
+
+    multiple = int(getattr(model, "size_multiple", None) or 1)
+    side = size or max(64, int(getattr(model, "min_size", None) or 0))
+    side = -(-side // multiple) * multiple
+    model((np.zeros((1, side, side, 3), np.float32), np.ones((1, side, side, 1), np.float32)),
+          training=False)

@@ -1,0 +1,178 @@
+"""Latency and size of the exports, per registered Keras model at a fixed size (default 256x256).
+
+Usage: ``python benchmarks/export_latency.py [--size 256] [--models rfr_net pconv_unet]
+[--reps 5] [--threads 2] [--images DIR] [--calibration-steps 4] [--no-grpc]``.
+
+Columns (median of ``--reps`` timed calls after one untimed warm-up, batch 1, one photo with a
+LaMa-medium mask; random weights, which do not change the cost):
+
+- ``savedmodel``: the SavedModel's ``serving_default`` called in-process
+  (``tf.saved_model.load``), uint8 in, uint8 out;
+- ``grpc``: the same SavedModel behind ``tfinpaint.export.model_server.ModelServer`` on
+  127.0.0.1, called with ``tfinpaint.export.serving.GrpcClient`` (omitted with ``--no-grpc`` or
+  when the server module is absent);
+- ``tflite-<q>``: ``ai-edge-litert`` interpreter (XNNPACK, ``--threads``) for each quantization
+  ``none``/``float16``/``dynamic``/``int8``; a quantization the model cannot take (full int8 of
+  partial convolutions) is shown as ``refused``;
+- sizes: the SavedModel folder (``variables/`` + graph) and each ``.tflite`` file.
+
+Registered models are built with their registry defaults (pconv_unet: 8 levels, 32.9 M
+parameters; rfr_net: 6 recurrences) unless ``--config name=JSON`` overrides them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfinpaint.export import tflite  # noqa: E402
+from tfinpaint.export.saved_model import SERVING_SIGNATURE, export_saved_model  # noqa: E402
+from tfinpaint.models import registry  # noqa: E402
+
+
+def _median_ms(fn, reps: int) -> float:
+    fn()  # warm-up (graph tracing, delegate preparation)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def _dir_size(path: pathlib.Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _sample(images, size):
+    from tfinpaint.data.masks import get_mask_generator
+
+    sample = next(iter(tflite.representative_dataset(images, size, steps=1)()))
+    hole = get_mask_generator("lama_medium")(size, seed=3, index=0)
+    return sample["image"], (hole * 255).astype(np.uint8)[None, ..., None]
+
+
+def bench_model(name, config, args, tmp: pathlib.Path) -> dict:
+    size = (args.size, args.size)
+    row = {"model": name, "config": config}
+    model = registry.build(name, **config)
+    spec = registry.get_spec(name)
+    multiple = int(getattr(model, "size_multiple", None) or spec.size_multiple or 1)
+    model.size_multiple = multiple
+    side = -(-args.size // multiple) * multiple
+    model((np.zeros((1, side, side, 3), np.float32), np.ones((1, side, side, 1), np.float32)))
+    row["params_M"] = round(model.count_params() / 1e6, 2)
+    image, mask = _sample(args.images, size)
+
+    t = time.perf_counter()
+    try:
+        path = export_saved_model(model, tmp / "saved_models", name, warmup=False,
+                                  metadata={"model": name, "config": config})
+    except Exception as e:  # report, keep benchmarking TFLite
+        row["savedmodel_ms"] = row["grpc_ms"] = "export failed"
+        row["savedmodel_note"] = f"{type(e).__name__}: {str(e)[:120]}"
+        path = None
+    row["export_s"] = round(time.perf_counter() - t, 1)
+    if path is not None:
+        _bench_saved_model(row, name, path, image, mask, args, tmp)
+    _bench_tflite(row, model, size, image, mask, args)
+    return row
+
+
+def _bench_saved_model(row, name, path, image, mask, args, tmp):
+    row["savedmodel_MB"] = round(_dir_size(path) / 1e6, 2)
+    fn = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    timage, tmask = tf.constant(image), tf.constant(mask)
+    row["savedmodel_ms"] = round(_median_ms(lambda: fn(image=timage, mask=tmask), args.reps), 1)
+
+    if args.grpc:
+        try:
+            from tfinpaint.export.model_server import ModelServer
+            from tfinpaint.export.serving import GrpcClient
+
+            with ModelServer(tmp / "saved_models", grpc_port=0, rest_port=None,
+                             model_names=[name]) as server:
+                with GrpcClient(f"127.0.0.1:{server.grpc_port}", name) as client:
+                    row["grpc_ms"] = round(
+                        _median_ms(lambda: client.predict(image[0], mask[0]), args.reps), 1)
+        except Exception as e:  # report, keep benchmarking the rest
+            row["grpc_ms"] = f"error: {type(e).__name__}: {str(e)[:80]}"
+
+
+def _bench_tflite(row, model, size, image, mask, args):
+    for q in tflite.QUANTIZATIONS:
+        t = time.perf_counter()
+        try:
+            flat = tflite.convert(model, size, q, calibration_images=args.images,
+                                  calibration_steps=args.calibration_steps)
+        except ValueError as e:
+            row[f"tflite_{q}_ms"] = "refused"
+            row[f"tflite_{q}_note"] = str(e)[:120]
+            continue
+        row[f"tflite_{q}_convert_s"] = round(time.perf_counter() - t, 1)
+        row[f"tflite_{q}_MB"] = round(len(flat) / 1e6, 2)
+        runner = tflite.TFLiteInpainter(flat, num_threads=args.threads)
+        row[f"tflite_{q}_ms"] = round(
+            _median_ms(lambda r=runner: r.raw(image, mask), args.reps), 1)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--models", nargs="*", default=None)
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=JSON",
+                        help='registry overrides, e.g. pconv_unet=\'{"layer_size": 7}\'')
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--calibration-steps", type=int, default=4)
+    parser.add_argument("--images", default=str(REPO.parent / "shared/data/photos/val"))
+    parser.add_argument("--no-grpc", dest="grpc", action="store_false")
+    parser.add_argument("--json", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    configs = {}
+    for item in args.config:
+        name, _, text = item.partition("=")
+        configs[name] = json.loads(text)
+    names = args.models or registry.list_models(kind="keras")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            t = time.perf_counter()
+            row = bench_model(name, configs.get(name, {}), args, pathlib.Path(tmp))
+            row["total_s"] = round(time.perf_counter() - t, 1)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    print(f"\n{args.size}x{args.size}, batch 1, median of {args.reps}, TFLite threads "
+          f"{args.threads}, CPU: {os.cpu_count()} cores")
+    cols = ["savedmodel", "grpc", *[f"tflite_{q}" for q in tflite.QUANTIZATIONS]]
+    print(f"{'model':<12}" + "".join(f"{c + ' ms':>18}" for c in cols))
+    for r in rows:
+        cells = [r.get(f"{c}_ms", "-") for c in cols]
+        print(f"{r['model']:<12}" + "".join(f"{str(v):>18}" for v in cells))
+    for r in rows:
+        sizes = [r.get("savedmodel_MB", "-"), "-"] + [
+            r.get(f"tflite_{q}_MB", "-") for q in tflite.QUANTIZATIONS
+        ]
+        print(f"{r['model'] + ' MB':<12}" + "".join(f"{str(v):>18}" for v in sizes))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
