@@ -181,9 +181,9 @@ class RFRNetTest(TestCase):
     def test_validation_errors(self):
         model = RFRNet(iter_num=1)
         image, mask = _draw(np.random.default_rng(2), 1, 64, 64)
-        with self.assertRaisesRegex(ValueError, r"multiple of 16.*width=72"):
+        with self.assertRaisesRegex(ValueError, r"W=72 is not a multiple of size_multiple=16"):
             model((np.zeros((1, 64, 72, 3), "float32"), np.ones((1, 64, 72, 1), "float32")))
-        with self.assertRaisesRegex(ValueError, "same height"):
+        with self.assertRaisesRegex(ValueError, "same H and W"):
             model((image, np.ones((1, 32, 64, 1), "float32")))
         with self.assertRaisesRegex(ValueError, "1 channel"):
             model((image, np.ones((1, 64, 64, 3), "float32")))

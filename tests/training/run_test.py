@@ -57,9 +57,14 @@ def test_train_writes_run_dir_and_tensorboard(photos_dir, tmp_path):
     for tag in ("g_total", "g_hole", "g_valid", "psnr", "ssim", "hole_l1", "l1"):
         assert tag in events, sorted(events)
     assert [s for s, _ in events["g_hole"] if s <= 6][:6] == [1, 2, 3, 4, 5, 6]
-    # Validation ran after steps 3 and 6 (epochs of save_every steps) with finite values.
-    assert sorted(s for s, _ in events["psnr"]) == [3, 6]
+    # Validation ran before training (step 0, the untrained reference) and after steps 3 and 6
+    # (epochs of save_every steps) with finite values; validation.jsonl holds the same curve.
+    assert sorted(s for s, _ in events["psnr"]) == [0, 3, 6]
     assert all(np.isfinite(v) and v > 5 for _, v in events["psnr"])
+    history = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [0, 3, 6]
+    for h in history:
+        assert h["psnr"] == pytest.approx([v for s, v in events["psnr"] if s == h["step"]][0])
     images = [t for t in events if t.startswith("samples")]
     assert images and {s for s, _ in events[images[0]]} == {3, 6}
     np.testing.assert_allclose(result["history"]["val_hole_l1"][-1],

@@ -44,6 +44,7 @@ from tfinpaint.api_export import tfinpaint_export
 from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.resize import NearestUpsample
+from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.registry import ModelSpec, register_model
 
 # (kernel, channels) of the first encoder levels; every further level is (3, 512) (paper,
@@ -210,44 +211,10 @@ class PConvUNet(keras.Model):
         return super().__call__(inputs, *args, **kwargs)
 
     def _validate_inputs(self, inputs):
-        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
-            raise ValueError(
-                "PConvUNet is called as model((image, mask)). Received: "
-                f"inputs of type {type(inputs).__name__}"
-            )
-        for name, t, want_c in (("image", inputs[0], 3), ("mask", inputs[1], 1)):
-            shape = tuple(t.shape)
-            if len(shape) != 4:
-                raise ValueError(
-                    f"{name} must be 4-D (N, H, W, {want_c}). Received: {name} shape={shape}"
-                )
-            if shape[-1] is not None and shape[-1] != want_c:
-                raise ValueError(
-                    f"{name} must have {want_c} channel{'s' if want_c > 1 else ''} "
-                    f"(NHWC). Received: {name} shape={shape}"
-                )
-            dtype = keras.backend.standardize_dtype(t.dtype)
-            if "float" not in dtype:
-                raise ValueError(
-                    f"{name} must be a float tensor ({'[0, 1]' if name == 'image' else '0/1'}"
-                    f"). Received: {name} dtype={dtype}"
-                )
-            for axis, size in (("H", shape[1]), ("W", shape[2])):
-                if size is not None and size % self.size_multiple:
-                    raise ValueError(
-                        f"{name} {axis}={size} is not a multiple of size_multiple="
-                        f"{self.size_multiple} (2 ** layer_size, layer_size={self.layer_size}); "
-                        f"pad to a multiple (tfinpaint.inference.Inpainter does). "
-                        f"Received: {name} shape={shape}"
-                    )
-        if (
-            inputs[0].shape[1:3] != inputs[1].shape[1:3]
-            and None not in (*inputs[0].shape[1:3], *inputs[1].shape[1:3])
-        ):
-            raise ValueError(
-                "image and mask must have the same H and W. Received: image shape="
-                f"{tuple(inputs[0].shape)}, mask shape={tuple(inputs[1].shape)}"
-            )
+        validate_generator_inputs(
+            "PConvUNet", inputs, self.size_multiple,
+            note=f" (2 ** layer_size, layer_size={self.layer_size})",
+        )
 
     def get_config(self):
         # Constructor arguments only (KerasHub Backbone style); the graph is rebuilt from them.

@@ -66,6 +66,7 @@ from tfinpaint.layers.attention import AttentionModule
 from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.registry import ModelSpec, register_model
 
 SIZE_MULTIPLE = 16  # Pconv1 (stride 2) + three stride-2 encoders with skip connections
@@ -384,53 +385,9 @@ class RFRNet(keras.Model):
         self.out_conv.build((*hw, 64))
         self.built = True
 
-    # === Validation ===
-    @staticmethod
-    def _validate(image, mask):
-        for name, t, channels in (("image", image, 3), ("mask", mask, 1)):
-            shape = tuple(t.shape)
-            if len(shape) != 4:
-                raise ValueError(
-                    f"RFRNet expects {name} as a rank-4 NHWC tensor. Received: "
-                    f"{name}.shape={shape}"
-                )
-            if shape[-1] != channels:
-                raise ValueError(
-                    f"RFRNet expects {name} with {channels} channel(s) "
-                    f"({'RGB in [0, 1]' if name == 'image' else '1 = known, 0 = hole'}). "
-                    f"Received: {name}.shape={shape}"
-                )
-            dtype = keras.backend.standardize_dtype(t.dtype)
-            if "float" not in dtype:
-                raise ValueError(
-                    f"RFRNet expects a float {name} ({'[0, 1]' if name == 'image' else '0/1'}); "
-                    f"convert uint8 images with x / 255. Received: {name}.dtype={dtype}"
-                )
-        h, w = image.shape[1], image.shape[2]
-        for what, size in (("height", h), ("width", w)):
-            if size is not None and size % SIZE_MULTIPLE:
-                raise ValueError(
-                    f"RFRNet needs the image {what} to be a multiple of {SIZE_MULTIPLE} (pad it, "
-                    f"e.g. with tfinpaint.inference.Inpainter). Received: {what}={size}, "
-                    f"image.shape={tuple(image.shape)}"
-                )
-        for i, what in ((1, "height"), (2, "width")):
-            a, b = image.shape[i], mask.shape[i]
-            if a is not None and b is not None and a != b:
-                raise ValueError(
-                    f"image and mask must have the same {what}. Received: "
-                    f"image.shape={tuple(image.shape)}, mask.shape={tuple(mask.shape)}"
-                )
-
     # === Forward ===
     def call(self, inputs, training=None):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError(
-                f"RFRNet is called as model((image, mask)). Received: {type(inputs).__name__} "
-                f"of length {len(inputs) if isinstance(inputs, (list, tuple)) else 'n/a'}"
-            )
-        image, mask = inputs
-        self._validate(image, mask)
+        image, mask = validate_generator_inputs("RFRNet", inputs, SIZE_MULTIPLE)
         mask = ops.cast(mask, "float32")
         image = ops.cast(image, self.compute_dtype)
         in_image = image * ops.cast(mask, self.compute_dtype)  # official in_image = gt * mask

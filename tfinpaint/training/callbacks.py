@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -219,12 +220,16 @@ class TrainingMonitor(keras.callbacks.Callback):
         image_every: write the image grid every N steps (0: only at epoch ends).
         max_images: rows in the grid.
         verbose: print validation metrics after each evaluation.
+        history_path: optional JSON-lines file; each validation appends
+            ``{"step": N, "<metric>": value, ...}`` (``RUN_DIR/validation.jsonl``), so a run's
+            validation curve is readable without TensorBoard.
     """
 
     def __init__(self, log_dir: str, sample=None, scalar_every: int = 10, image_every: int = 0,
-                 max_images: int = 4, verbose: bool = True):
+                 max_images: int = 4, verbose: bool = True, history_path: str | None = None):
         super().__init__()
         self.log_dir = log_dir
+        self.history_path = history_path
         self.sample = sample
         self.scalar_every = max(int(scalar_every), 1)
         self.image_every = int(image_every)
@@ -261,15 +266,25 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.image_every and step % self.image_every == 0:
             self.write_images(step)
 
+    def record_validation(self, step: int, val: dict) -> None:
+        """Writes validation metrics (keys with or without ``val_``) to TensorBoard, the
+        history file and, with ``verbose``, stdout."""
+        val = {(k if k.startswith("val_") else f"val_{k}"): float(v) for k, v in val.items()}
+        self.write_scalars(val, step, split="val")
+        if self.history_path:
+            with open(self.history_path, "a") as f:
+                f.write(json.dumps({"step": int(step), **{k[4:]: v for k, v in val.items()}})
+                        + "\n")
+        if self.verbose:
+            text = ", ".join(f"{k}={v:.4f}" for k, v in sorted(val.items()))
+            print(f"\nstep {step} validation: {text}", flush=True)
+
     def on_epoch_end(self, epoch, logs=None):
         step = _step(self.model)
         logs = logs or {}
         val = {k: v for k, v in logs.items() if k.startswith("val_")}
         if val:
-            self.write_scalars(val, step, split="val")
-            if self.verbose:
-                text = ", ".join(f"{k}={float(v):.4f}" for k, v in sorted(val.items()))
-                print(f"\nstep {step} validation: {text}", flush=True)
+            self.record_validation(step, val)
         self.write_images(step)
         for writer in self._writers.values():
             writer.flush()

@@ -8,7 +8,9 @@ format"):
   optimizers and the step counter, saved every ``save_every`` steps and at the end;
 * ``generator.weights.h5``: the latest generator weights (updated with each save);
 * ``tb/``: TensorBoard event files (``train``: every loss term and image grids; ``val``:
-  validation losses, PSNR, SSIM, L1).
+  validation losses, PSNR, SSIM, L1);
+* ``validation.jsonl``: one line per validation, ``{"step", "hole_l1", "l1", "psnr", ...}``,
+  starting with step 0 (the untrained generator) on a new run.
 
 Calling :func:`train` again with the same ``out_dir`` resumes from the newest checkpoint with
 the same step counter and optimizer state (a killed run loses at most ``save_every`` steps) and
@@ -36,6 +38,7 @@ from tfinpaint.training.distribute import (
 )
 
 MIXED_PRECISION = (None, "float16", "bfloat16")
+VALIDATION_HISTORY = "validation.jsonl"
 # Keys of config.json that must match when a run directory is reused.
 _IDENTITY_KEYS = ("model", "config", "recipe", "size", "finetune_from")
 
@@ -304,13 +307,20 @@ def _train_fit(strat, make_trainer, images, val, masks, size, batch, steps, save
     sample = next(iter(val_ds if val_ds is not None else train_ds))
 
     nan_stop = cb.NonFiniteLossStop(raise_error=False)
+    monitor = cb.TrainingMonitor(os.path.join(out_dir, "tb"), sample=sample,
+                                 scalar_every=scalar_every, image_every=image_every,
+                                 history_path=os.path.join(out_dir, VALIDATION_HISTORY))
     callbacks = [
         nan_stop,
         cb.StepLimit(steps),
         cb.StepCheckpoint(manager, save_every, weights_path, stop_callback=nan_stop),
-        cb.TrainingMonitor(os.path.join(out_dir, "tb"), sample=sample,
-                           scalar_every=scalar_every, image_every=image_every),
+        monitor,
     ]
+    if val_ds is not None and start == 0:
+        # The untrained generator's validation scores: the reference every later evaluation
+        # of the run is compared with.
+        monitor.set_model(trainer)
+        monitor.record_validation(0, trainer.evaluate(val_ds, verbose=0, return_dict=True))
     per_epoch = min(val_every, steps)
     initial_epoch = start // per_epoch
     epochs = initial_epoch + math.ceil((steps - start) / per_epoch)
