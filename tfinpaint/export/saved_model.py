@@ -224,7 +224,9 @@ def export_saved_model(
 
     fns, specs = build_serving_functions(generator, size_multiple)
     archive = keras.export.ExportArchive()
-    archive.track(generator)
+    # No archive.track(generator): add_endpoint tracks the variables the endpoints use, and
+    # track() would store every variable a second time (as Keras variables besides them).
+
     for sig, fn in fns.items():
         archive.add_endpoint(sig, fn, input_signature=specs[sig])
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))

@@ -184,8 +184,7 @@ def _load_from_saved_model(path: pathlib.Path):
     generator is rebuilt from the registry entry recorded in ``assets.extra/tfinpaint.json``
     (``"model"`` and ``"config"``, which ``export_saved_model`` records for generators built by
     ``tfinpaint.models.build``: ``registry_name`` / ``registry_config``)
-    and its variables are copied from the SavedModel (same tracking order; names and shapes are
-    checked one by one).
+    and its variables are copied from the SavedModel by name (every name and shape is checked).
     """
     import tensorflow as tf
 
@@ -206,17 +205,22 @@ def _load_from_saved_model(path: pathlib.Path):
     if info.get("size_multiple"):
         model.size_multiple = int(info["size_multiple"])
     loaded = tf.saved_model.load(str(path))
-    saved = list(loaded.variables)
-    if len(saved) != len(model.variables):
+    # Matched by name: keras.export.ExportArchive stores the variables its signatures use as
+    # ``_all_variables``, in its own order; their names are the Keras variable paths.
+    saved = {v.name.split(":")[0]: v for v in getattr(loaded, "_all_variables", loaded.variables)}
+    wanted = {v.path: v for v in model.variables}
+    if set(saved) != set(wanted):
         raise ValueError(
-            f"SavedModel {path}: {len(saved)} variables, but {name!r} with config "
-            f"{info.get('config') or {}} has {len(model.variables)}."
+            f"SavedModel {path} does not hold the variables of {name!r} with config "
+            f"{info.get('config') or {}}: missing {sorted(set(wanted) - set(saved))[:5]}, "
+            f"unexpected {sorted(set(saved) - set(wanted))[:5]}."
         )
-    for dst, src in zip(model.variables, saved):
+    for key, dst in wanted.items():
+        src = saved[key]
         if tuple(dst.shape) != tuple(src.shape):
             raise ValueError(
-                f"SavedModel {path}: variable {src.name} has shape {tuple(src.shape)}, "
-                f"the model's {dst.path} has {tuple(dst.shape)}."
+                f"SavedModel {path}: variable {key} has shape {tuple(src.shape)}, "
+                f"the model's has {tuple(dst.shape)}."
             )
         dst.assign(src.numpy())
     return model

@@ -69,3 +69,21 @@ PCONV_UNET = register_recipe(
         ),
     )
 )
+
+# The offline demo recipe (``tfinpaint demo``): the pixel terms of Section 3.4 only. The
+# perceptual and style terms need an ImageNet-pretrained VGG-16, which a fresh offline install
+# does not have; with a random VGG they would push the generator towards arbitrary features, so
+# they are dropped instead (as are their weights: L_valid + 6 L_hole + 0.1 L_tv, unchanged).
+# Everything else (optimizer, fine-tune stage, crops) is the paper recipe's.
+PCONV_UNET_PIXEL = register_recipe(
+    PCONV_UNET.replace(
+        name="pconv_unet_pixel",
+        terms=tuple(t for t in PCONV_UNET.terms if t.loss not in ("perceptual", "style")),
+        notes=(
+            "Offline demo recipe: pconv_unet (Liu et al. ECCV 2018, Section 3.4) without the "
+            "VGG-16 perceptual and style terms, which need ImageNet weights: "
+            "L_valid + 6 L_hole + 0.1 L_tv. Used by `tfinpaint demo`; train with the full "
+            "pconv_unet recipe and vgg_weights='imagenet' for real results."
+        ),
+    )
+)
