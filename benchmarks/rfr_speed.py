@@ -4,7 +4,9 @@ Speed mode (default), for each batch size in one process: forward latency eager,
 ``tf.function`` and XLA (``jit_compile=True``), one training step (generator forward + the
 ``rfr_net`` recipe loss with a random-weight VGG16 + Adam update, through
 ``InpaintingTrainer.train_step`` in a ``tf.function``; the same terms and weights as the
-official ``RFRNetModel.get_g_loss``), the peak resident memory of each phase, and the share of
+official ``RFRNetModel.get_g_loss``), the same step compiled with XLA (``train_xla``:
+``tf.function(train_step, jit_compile=True)``, what ``trainer.compile(jit_compile=True)``
+gives ``fit``), the peak resident memory of each phase, and the share of
 the knowledge-consistent attention (the ``AttentionModule`` timed alone at its input size,
 ``iter_num`` calls with the state passed, as inside one forward pass). In speed mode, peak
 memory is the process's ``VmHWM`` (``/proc/self/status``), reset before each phase by writing
@@ -46,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-PHASES = ("eager", "tf_function", "xla", "train")
+PHASES = ("eager", "tf_function", "xla", "train", "train_xla")
 _PEAK_RESET_OK = None
 _CHILD_TAG = "RFR_SPEED_CHILD "
 
@@ -160,7 +162,8 @@ def _model(iter_num):
     from tfinpaint.models import build
 
     model = build("rfr_net", iter_num=iter_num)
-    model.build(((None, None, None, 3), (None, None, None, 1)))
+    if not model.built:  # registry.build returns built models; older versions did not
+        model.build(((None, None, None, 3), (None, None, None, 1)))
     return model
 
 
@@ -172,8 +175,9 @@ def _forward_fn(phase, model, image, mask):
     return lambda: fn(image, mask)
 
 
-def _train_fn(model, image, mask):
-    """``InpaintingTrainer.train_step`` (rfr_net recipe, random VGG16) in a ``tf.function``."""
+def _train_fn(model, image, mask, jit_compile=False):
+    """``InpaintingTrainer.train_step`` (rfr_net recipe, random VGG16) in a ``tf.function``
+    (``jit_compile=True``: compiled with XLA, as ``compile(jit_compile=True)`` makes ``fit``)."""
     from tfinpaint.losses import FeatureExtractor
     from tfinpaint.training.recipes import get_recipe
     from tfinpaint.training.trainer import InpaintingTrainer
@@ -185,7 +189,7 @@ def _train_fn(model, image, mask):
     optimizer = recipe.g_optimizer.build()
     trainer.compile(g_optimizer=optimizer)
     optimizer.build(model.trainable_variables)  # slots exist before the baseline is taken
-    step = tf.function(trainer.train_step)
+    step = tf.function(trainer.train_step, jit_compile=jit_compile)
     return lambda: step((image, mask))
 
 
@@ -235,10 +239,17 @@ def bench(batch: int, size: int, reps: int, iter_num: int, train_reps: int,
     ref = next((row[p] for p in ("tf_function", "eager", "xla") if p in row), float("nan"))
     row["attention_share"] = row["attention"] / ref
 
-    if "train" in phases:
+    for phase in ("train", "train_xla"):
+        if phase not in phases:
+            continue
         _reset_peak()
-        row["train_first"], row["train"] = _time(_train_fn(model, image, mask), train_reps)
-        row["mem_train"] = _peak_rss_mib()
+        try:
+            fn = _train_fn(model, image, mask, jit_compile=phase == "train_xla")
+            row[f"{phase}_first"], row[phase] = _time(fn, train_reps)
+        except Exception as e:
+            row[f"{phase}_first"] = row[phase] = float("nan")
+            row[f"{phase}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        row[f"mem_{phase}"] = _peak_rss_mib()
     return row
 
 
@@ -253,8 +264,8 @@ def _print_speed(rows):
     print()
     print("Latency in seconds (median of timed calls; first call incl. tracing/compilation in "
           "parentheses); peak RSS in MiB" + (" (* cumulative)" if mark else ""))
-    header = ("| batch | eager | tf.function | XLA | train step | KCA alone "
-              "(share of the forward) | peak RSS eager / tf.function / XLA / train |")
+    header = ("| batch | eager | tf.function | XLA | train step | train step XLA | KCA alone "
+              "(share of the forward) | peak RSS eager / tf.function / XLA / train / train XLA |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in rows:
@@ -263,7 +274,8 @@ def _print_speed(rows):
         )
         print(
             f"| {r['batch']} | {_fmt(r, 'eager')} | {_fmt(r, 'tf_function')} | {_fmt(r, 'xla')} "
-            f"| {_fmt(r, 'train')} | {r['attention']:.3f} ({100 * r['attention_share']:.1f} %) "
+            f"| {_fmt(r, 'train')} | {_fmt(r, 'train_xla')} "
+            f"| {r['attention']:.3f} ({100 * r['attention_share']:.1f} %) "
             f"| {mem} |"
         )
         for p in PHASES:
@@ -280,8 +292,8 @@ def _memory_child(phase: str, batch: int, size: int, iter_num: int) -> dict:
     keras.utils.set_random_seed(0)
     image, mask = _inputs(batch, size)
     model = _model(iter_num)
-    fn = (_train_fn(model, image, mask) if phase == "train"
-          else _forward_fn(phase, model, image, mask))
+    fn = (_train_fn(model, image, mask, jit_compile=phase == "train_xla")
+          if phase.startswith("train") else _forward_fn(phase, model, image, mask))
     baseline = _rss_mib()
     t0 = time.perf_counter()
     error = None

@@ -275,10 +275,12 @@ def step_train(run: DemoRun) -> None:
             # One checkpoint, at the end (a checkpoint with the Adam slots is ~54 MB; the
             # manager keeps the last 3, i.e. those of the last 3 demo runs).
             save_every=done + steps,
+            val_every=steps,  # one Keras epoch = this demo run's steps (there is no val set)
             seed=run.args.seed,
             config=dict(TRAIN_CONFIG),
             recipe=TRAIN_RECIPE,
-            verbose=0 if run.args.no_progress else "auto",
+            # A live progress bar on a terminal; one line per epoch in a log file.
+            verbose=0 if run.args.no_progress else (1 if sys.stdout.isatty() else 2),
         )
     except ValueError as e:  # e.g. OUT/run holds a run with other settings
         raise CLIError(f"--out {run.out}: training failed: {e}") from None

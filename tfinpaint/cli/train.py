@@ -77,6 +77,9 @@ def add_parser(subparsers):
                    help="model constructor override (JSON value), repeatable")
     p.add_argument("--image-every", type=int, default=0,
                    help="TensorBoard image grid period in steps (also after each validation)")
+    p.add_argument("--jit-compile", action="store_true",
+                   help="compile the train step with XLA (about 2.8x faster for rfr_net on CPU; "
+                   "the first step compiles)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
     p.set_defaults(func=run)
 
@@ -104,7 +107,7 @@ def run(args) -> int:
             mixed_precision=args.mixed_precision, vgg_weights=vgg,
             save_every=args.save_every, seed=args.seed, config=dict(args.config),
             recipe=args.recipe, val_every=args.val_every, val_batches=args.val_batches,
-            image_every=args.image_every,
+            image_every=args.image_every, jit_compile=args.jit_compile,
         )
     except FloatingPointError as e:  # the job failed (not bad input): exit code 1
         print(f"tfinpaint: error: {e}", file=sys.stderr)
