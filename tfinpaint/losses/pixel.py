@@ -78,11 +78,7 @@ def valid_l1(y, out, mask):
     Returns:
         float32 scalar.
     """
-    _check_image_pair(y, out, "valid_l1")
-    _check_mask(mask, y, "valid_l1")
-    diff = ops.abs(_as_float32(y) - _as_float32(out))
-    # A 1-channel mask broadcasts to diff's shape, so the mean runs over N*H*W*C elements.
-    return ops.mean(diff * _as_float32(mask))
+    return _weighted_l1(y, out, mask, known=True, name="valid_l1")
 
 
 def hole_l1(y, out, mask):
@@ -99,10 +95,17 @@ def hole_l1(y, out, mask):
     Returns:
         float32 scalar.
     """
-    _check_image_pair(y, out, "hole_l1")
-    _check_mask(mask, y, "hole_l1")
+    return _weighted_l1(y, out, mask, known=False, name="hole_l1")
+
+
+def _weighted_l1(y, out, mask, known: bool, name: str):
+    """``mean(|y - out| * W)`` with ``W = M`` (known) or ``1 - M`` (hole), over all elements."""
+    _check_image_pair(y, out, name)
+    _check_mask(mask, y, name)
     diff = ops.abs(_as_float32(y) - _as_float32(out))
-    return ops.mean(diff * (1.0 - _as_float32(mask)))
+    weight = _as_float32(mask) if known else 1.0 - _as_float32(mask)
+    # A 1-channel mask broadcasts to diff's shape, so the mean runs over N*H*W*C elements.
+    return ops.mean(diff * weight)
 
 
 def _dilated_hole(mask):
