@@ -19,9 +19,9 @@ from tests.test_case import TestCase
 from tfinpaint.layers.attention import (
     AttentionModule,
     KnowledgeConsistentAttention,
-    nearest_downsample,
 )
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
+from tfinpaint.layers.resize import downsample_nearest
 
 
 def official_kca(feature, mask, prev_scores=None, prev_mask=None, ratio=1.0, propagate=3):
@@ -238,7 +238,7 @@ class AttentionModuleTest(TestCase):
 
     def test_nearest_downsample_is_floor_index(self):
         m = np.arange(2 * 16 * 8).reshape(2, 16, 8, 1).astype("float32")
-        got = nearest_downsample(keras.ops.convert_to_tensor(m), 4)
+        got = downsample_nearest(keras.ops.convert_to_tensor(m), 4)
         self.assertAllEqual(got, m[:, [0, 4, 8, 12]][:, :, [0, 4]])
 
     # ratio only acts from the second recurrence, so the fit step has no gradient for it.

@@ -58,6 +58,7 @@ import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+from tfinpaint.layers.resize import downsample_nearest
 
 KEY_EPSILON = 1e-7  # added to every key before the L2 normalisation (official code)
 RATIO_EPSILON = 1e-7  # added to |ratio| in the knowledge-consistency blend (official code)
@@ -225,18 +226,6 @@ class KnowledgeConsistentAttention(keras.layers.Layer):
         }
 
 
-def nearest_downsample(mask, factor: int):
-    """PyTorch ``F.interpolate(mask, size=(H // factor, W // factor))`` (mode ``nearest``).
-
-    PyTorch's nearest picks the source index ``floor(i * H_in / H_out) = i * factor``, i.e.
-    ``mask[:, ::factor, ::factor]`` (TF2 ``resize`` would use half-pixel centres). ``factor`` is
-    a static int; H and W must be multiples of it.
-    """
-    if factor == 1:
-        return mask
-    return mask[:, ::factor, ::factor, :]
-
-
 @tfinpaint_export("tfinpaint.layers.AttentionModule")
 class AttentionModule(keras.layers.Layer):
     """RFR-Net ``AttentionModule``: KCA then a 1x1 convolution of ``concat(attention, input)``.
@@ -337,7 +326,8 @@ class AttentionModule(keras.layers.Layer):
             )
         feature, mask = inputs[0], inputs[1]
         _check_rank4("mask", tuple(mask.shape))
-        mask = nearest_downsample(ops.cast(mask, "float32"), self.mask_stride)
+        # PyTorch F.interpolate(nearest) takes the source index floor(i * scale) = i * stride.
+        mask = downsample_nearest(ops.cast(mask, "float32"), self.mask_stride)
         att_out, scores, mask = self.att([feature, mask, *inputs[2:]])
         out = self.combiner(ops.concatenate([att_out, feature], axis=-1))
         return out, scores, mask
