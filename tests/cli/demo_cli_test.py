@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pathlib
 import shutil
 
 import numpy as np
@@ -14,6 +15,9 @@ from PIL import Image
 from tfinpaint.cli import demo as demo_cli
 from tfinpaint.cli import main
 from tfinpaint.data.masks import BUCKET_NAMES
+from tfinpaint.evaluation import read_image, read_mask
+from tfinpaint.inference import Inpainter
+from tfinpaint.training.recipes import get_recipe
 
 
 def test_skimage_photos_are_shipped_rgb_photos():
@@ -26,7 +30,7 @@ def test_skimage_photos_are_shipped_rgb_photos():
 def test_demo_default_photos(tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--per-bucket", "1", "--size", "128", "--no-progress"]
-    assert main(argv) == 0
+    assert main(argv + ["--train-steps", "0"]) == 0
     printed = capsys.readouterr().out
     for name in ("metrics.md", "metrics.csv", "metrics.json", "demo.png"):
         assert (out / name).is_file() and str(out / name) in printed
@@ -38,6 +42,8 @@ def test_demo_default_photos(tmp_path, capsys):
         assert md.count(f"| {bucket} | 1 |") == 2, bucket
     assert md.count("| total | 6 |") == 2
     assert "| total | 6 |" in printed
+    assert "[train] skipped" in printed and not (out / "run").exists()
+    assert not (out / "saved_models").exists() and not (out / "served.png").exists()
 
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["settings"]["size"] == 128 and len(doc["settings"]["images"]) == 5
@@ -81,18 +87,24 @@ def test_demo_custom_images_and_errors(tmp_path, photos_dir, capsys):
     out = images / "out"  # inside --images: its PNGs must not become photos of a later run
     argv = ["demo", "--images", str(images), "--out", str(out), "--per-bucket", "1"]
     for _ in range(2):
-        assert main(argv + ["--size", "64", "--models", "cv2-ns", "--no-progress"]) == 0
+        assert main(argv + ["--size", "64", "--models", "cv2-ns", "--no-progress",
+                            "--train-steps", "0"]) == 0
         doc = json.loads((out / "metrics.json").read_text())
         assert list(doc["models"]) == ["cv2-ns"] and len(doc["settings"]["images"]) == 2
         assert Image.open(out / "demo.png").size == (8 + 4 * 72, 24 + 4 * 72)
     capsys.readouterr()
 
-    assert main(argv + ["--size", "64", "--models", "no-such-model"]) == 2
+    assert main(argv + ["--size", "64", "--models", "no-such-model", "--train-steps", "0"]) == 2
     assert "no-such-model" in capsys.readouterr().err
     assert main(["demo", "--images", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "missing" in capsys.readouterr().err
     assert main(["demo", "--out", str(out), "--size", "16"]) == 2
     assert "--size must be >= 64. Received: --size 16" in capsys.readouterr().err
+    assert main(["demo", "--out", str(out), "--train-steps", "-1"]) == 2
+    assert "--train-steps must be >= 0. Received: --train-steps -1" in capsys.readouterr().err
+    # The trained pconv_unet (layer_size 4) needs sizes that are multiples of 16.
+    assert main(argv + ["--size", "72", "--models", "cv2-ns", "--train-steps", "1"]) == 2
+    assert "--size must be a multiple of 16" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main(["demo", "--out", str(tmp_path / "file"), "--size", "64"]) == 2
     assert "--out" in (err := capsys.readouterr().err) and "exists and is not a folder" in err
@@ -102,3 +114,79 @@ def test_demo_custom_images_and_errors(tmp_path, photos_dir, capsys):
 def test_picture_rows_spread_over_masks(n, rows, expected):
     run = demo_cli.DemoRun(args=None, out=None, models=[], masks=list(range(n)))
     assert demo_cli.picture_rows(run, rows) == expected
+
+
+def test_demo_recipe_drops_the_vgg_terms_only():
+    paper, demo = get_recipe("pconv_unet"), get_recipe(demo_cli.TRAIN_RECIPE)
+    assert [(t.loss, t.weight, t.on) for t in demo.terms] == [
+        ("valid", 1.0, "raw"), ("hole", 6.0, "raw"), ("tv_dilated", 0.1, "composite")
+    ]
+    assert demo.replace(name="pconv_unet", terms=paper.terms, notes=paper.notes) == paper
+
+
+def test_demo_trains_exports_and_serves(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--per-bucket", "1", "--size", "64", "--no-progress",
+            "--models", "cv2-telea", "--train-steps", "6"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    title = "pconv_unet (6 steps)"
+    steps = ("[train]", "[evaluate] " + title, "[picture]", "[export]", "[serve]", "Step times:")
+    for step in steps:
+        assert step in printed, step
+
+    # train: a run directory of pconv_unet (layer_size 4, the demo recipe) at step 6.
+    run_dir = out / "run"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["model"], config["config"], config["recipe"]) == (
+        "pconv_unet", {"layer_size": 4}, "pconv_unet_pixel"
+    )
+    assert (config["size"], config["batch"], config["steps"]) == (64, 4, 6)
+    assert (run_dir / "generator.weights.h5").is_file()
+    assert demo_cli._latest_step(run_dir / "checkpoints") == 6
+    trained = Inpainter(run_dir)
+
+    # evaluate + report: the trained run is a model of its own in metrics.md / .json / .csv.
+    md = (out / "metrics.md").read_text()
+    assert f"## {title}" in md and md.count("| total | 6 |") == 2 and f"## {title}" in printed
+    doc = json.loads((out / "metrics.json").read_text())
+    assert list(doc["models"]) == ["cv2-telea", title]
+    assert doc["settings"]["train_steps"] == 6 and doc["settings"]["run_dir"] == str(run_dir)
+    groups = doc["models"][title]["groups"]
+    assert list(groups) == ["total", *BUCKET_NAMES] and groups["total"]["count"] == 6
+    with open(out / "metrics.csv", newline="") as f:
+        assert {r["model"] for r in csv.DictReader(f)} == {"cv2-telea", title}
+
+    # picture: one more column, the trained run's Inpainter result of each row's pair.
+    picture = np.asarray(Image.open(out / "demo.png"))
+    assert picture.shape == (24 + 4 * 72, 8 + 5 * 72, 3)
+    masks = json.loads((out / "masks" / "index.json").read_text())["masks"]
+    images = [pathlib.Path(p) for p in doc["settings"]["images"]]
+    for row, k in enumerate(demo_cli.picture_rows(demo_cli.DemoRun(None, None, [], masks=masks))):
+        image = np.round(read_image(images[k % len(images)], 64) * 255).astype(np.uint8)
+        hole = read_mask(out / "masks" / masks[k]["filename"], 64)[..., 0] < 0.5
+        tile = picture[24 + row * 72 : 24 + row * 72 + 64, 8 + 4 * 72 : 8 + 4 * 72 + 64]
+        np.testing.assert_array_equal(tile, trained(image, hole))
+        np.testing.assert_array_equal(tile[~hole], image[~hole])
+        assert np.abs(tile[hole].astype(int) - image[hole]).mean() > 1  # the holes were filled
+
+    # export: the SavedModel version folder with TF Serving's layout.
+    version = out / "saved_models" / "pconv_unet" / "1"
+    assert (version / "saved_model.pb").is_file() and (version / "variables").is_dir()
+
+    # serve: served.png is the served answer for the last pair (the 50-60 % bucket); it matches
+    # the in-process Inpainter within one uint8 step and keeps the known pixels.
+    served = np.asarray(Image.open(out / "served.png"))
+    image = np.round(read_image(images[5 % len(images)], 64) * 255).astype(np.uint8)
+    hole = read_mask(out / "masks" / masks[5]["filename"], 64)[..., 0] < 0.5
+    assert masks[5]["bucket"] == "50-60%" and served.shape == (64, 64, 3)
+    diff = np.abs(served.astype(int) - trained(image, hole)).max()
+    assert diff <= 1 and f"max |served - in-process| = {diff} (uint8)" in printed
+    np.testing.assert_array_equal(served[~hole], image[~hole])
+
+    # A second run resumes the same run directory and trains --train-steps more steps.
+    assert main(argv[:-1] + ["2", "--models", "cv2-ns"]) == 0
+    printed = capsys.readouterr().out
+    assert "steps 6 -> 8" in printed and "## pconv_unet (8 steps)" in printed
+    assert demo_cli._latest_step(run_dir / "checkpoints") == 8
+    assert json.loads((out / "metrics.json").read_text())["settings"]["train_steps"] == 8

@@ -102,8 +102,8 @@ Runs offline on a fresh install. Steps:
             ({", ".join(p.rsplit(".", 1)[0] for p in SKIMAGE_PHOTOS)})
   masks     --per-bucket masks in each hole-ratio bucket 1-10% ... 50-60% (white = hole)
   train     --train-steps steps of {TRAIN_MODEL} (layer_size 4, {TRAIN_RECIPE} recipe,
-            {TRAIN_SIZE} px crops, batch {TRAIN_BATCH}) on the photos into OUT/run; a rerun
-            trains the same run further (0: skip train, export and serve)
+            {TRAIN_SIZE} px crops, batch {TRAIN_BATCH}) on the photos into OUT/run; a rerun trains
+            the same run further (0: skip train, export and serve)
   evaluate  each model of --models and the trained run: PSNR / SSIM / L1 of the composite,
             per bucket and total
   report    OUT/metrics.md (one table per model), metrics.csv, metrics.json; tables printed
@@ -481,8 +481,13 @@ def step_serve(run: DemoRun) -> None:
     expected = Inpainter(run.run_dir)(image, hole)
 
     start = time.perf_counter()
-    server = ModelServer(run.out / "saved_models", host="127.0.0.1", grpc_port=0, rest_port=0,
-                         model_names=[TRAIN_MODEL])
+    server = ModelServer(
+        run.out / "saved_models",
+        host="127.0.0.1",
+        grpc_port=0,
+        rest_port=0,
+        model_names=[TRAIN_MODEL],
+    )
     server.start()
     try:
         loaded = time.perf_counter() - start
