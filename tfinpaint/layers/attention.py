@@ -69,6 +69,18 @@ def _check_rank4(name, shape):
         raise ValueError(f"{name} must be a rank-4 NHWC tensor. Received: {name}.shape={shape}")
 
 
+def _attention_output_spec(feature_shape, dtype):
+    """``(out, scores, mask)`` specs of the attention layers: ``out`` like the feature in the
+    compute dtype, ``scores`` ``(N, H, W, H*W)`` and ``mask`` ``(N, H, W, 1)`` in float32."""
+    n, h, w, c = feature_shape
+    k = h * w if h is not None and w is not None else None
+    return (
+        keras.KerasTensor((n, h, w, c), dtype=dtype),
+        keras.KerasTensor((n, h, w, k), dtype="float32"),
+        keras.KerasTensor((n, h, w, 1), dtype="float32"),
+    )
+
+
 @tfinpaint_export("tfinpaint.layers.KnowledgeConsistentAttention")
 class KnowledgeConsistentAttention(keras.layers.Layer):
     """Knowledge-consistent attention (RFR-Net, Li et al. CVPR 2020, Sec. 3.3, Eq. 4-5).
@@ -209,14 +221,7 @@ class KnowledgeConsistentAttention(keras.layers.Layer):
         return ops.cast(out, self.compute_dtype), scores, ops.cast(mask, "float32")
 
     def compute_output_spec(self, inputs):
-        feature, mask = list(inputs)[:2]
-        n, h, w, c = feature.shape
-        k = h * w if h is not None and w is not None else None
-        return (
-            keras.KerasTensor((n, h, w, c), dtype=self.compute_dtype),
-            keras.KerasTensor((n, h, w, k), dtype="float32"),
-            keras.KerasTensor((n, h, w, 1), dtype="float32"),
-        )
+        return _attention_output_spec(list(inputs)[0].shape, self.compute_dtype)
 
     def get_config(self):
         return {
@@ -333,14 +338,7 @@ class AttentionModule(keras.layers.Layer):
         return out, scores, mask
 
     def compute_output_spec(self, inputs):
-        feature = list(inputs)[0]
-        n, h, w, c = feature.shape
-        k = h * w if h is not None and w is not None else None
-        return (
-            keras.KerasTensor((n, h, w, c), dtype=self.compute_dtype),
-            keras.KerasTensor((n, h, w, k), dtype="float32"),
-            keras.KerasTensor((n, h, w, 1), dtype="float32"),
-        )
+        return _attention_output_spec(list(inputs)[0].shape, self.compute_dtype)
 
     def get_config(self):
         return {

@@ -154,23 +154,15 @@ def build_cv2_ns(radius: int = 3) -> ClassicalInpainter:
     return ClassicalInpainter("ns", radius=radius)
 
 
-register_model(
-    ModelSpec(
-        name="cv2-telea",
-        builder=build_cv2_telea,
-        config={"radius": 3},
-        kind="classical",
-        size_multiple=1,
-        metadata=_metadata("telea"),
+for _name, _builder, _method in (("cv2-telea", build_cv2_telea, "telea"),
+                                 ("cv2-ns", build_cv2_ns, "ns")):
+    register_model(
+        ModelSpec(
+            name=_name,
+            builder=_builder,
+            config={"radius": 3},
+            kind="classical",
+            size_multiple=1,
+            metadata=_metadata(_method),
+        )
     )
-)
-register_model(
-    ModelSpec(
-        name="cv2-ns",
-        builder=build_cv2_ns,
-        config={"radius": 3},
-        kind="classical",
-        size_multiple=1,
-        metadata=_metadata("ns"),
-    )
-)
