@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as e:
             if e.name != f"tfinpaint.cli.{name}":
                 raise
-            continue
+            raise ImportError(
+                f"CLI module 'tfinpaint.cli.{name}' is listed in _COMMANDS "
+                "(tfinpaint/cli/__init__.py) but does not exist."
+            ) from e
         module.add_parser(sub)
     return parser
 

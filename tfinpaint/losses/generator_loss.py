@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfinpaint.losses import adversarial, frequency, perceptual, pixel
-from tfinpaint.training.recipes import LOSS_NAMES, LossTerm
+from tfinpaint.losses.terms import LOSS_NAMES, LossTerm
 
 FEATURE_LOSSES = ("perceptual", "style", "correlation")
 
@@ -31,7 +31,7 @@ class GeneratorLoss:
     """Weighted sum of recipe loss terms.
 
     Args:
-        terms: sequence of :class:`tfinpaint.training.recipes.LossTerm`.
+        terms: sequence of :class:`tfinpaint.losses.terms.LossTerm`.
         feature_extractor: a :class:`tfinpaint.losses.FeatureExtractor` (or any callable
             ``images -> dict[layer, features]`` with a ``layers`` attribute); required when a
             term is ``perceptual``, ``style`` or ``correlation``.

@@ -65,9 +65,13 @@ def _load_all() -> None:
     for module in _MODEL_MODULES:
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as e:  # a model module not written yet
+        except ModuleNotFoundError as e:
             if e.name != module:
                 raise
+            raise ImportError(
+                f"Model module {module!r} is listed in _MODEL_MODULES "
+                "(tfinpaint/models/registry.py) but does not exist."
+            ) from e
     _loaded = True
 
 

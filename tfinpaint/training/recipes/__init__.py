@@ -12,54 +12,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
-# Loss names understood by ``tfinpaint.losses`` (see ``tfinpaint.losses.generator_loss``).
-LOSS_NAMES = (
-    "valid",  # mean(|y - out| * M) over all elements
-    "hole",  # mean(|y - out| * (1 - M)) over all elements
-    "tv",  # total variation on the hole region
-    "tv_dilated",  # total variation on the 1-px dilated hole region (PConv paper)
-    "perceptual",  # L1 between VGG features (layer set from the recipe)
-    "style",  # L1 between Gram matrices / (C*H*W)
-    "correlation",  # non-local correlation loss (HW x HW Gram at pool2)
-    "low_frequency",  # L1 after a 5x5 box low-pass
-    "high_frequency",  # L1 after a 3x3 sharpening high-pass
-    "l1",  # plain mean L1
-    "feature_matching",  # L1 between discriminator features of real and fake
-)
-ON_CHOICES = ("raw", "composite", "both")
+# The loss vocabulary lives in ``tfinpaint.losses.terms`` (losses never import training/);
+# re-exported here because recipes are written with it.
+from tfinpaint.losses.terms import LOSS_NAMES, ON_CHOICES, LossTerm  # noqa: F401
+
 ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
-
-
-@dataclasses.dataclass(frozen=True)
-class LossTerm:
-    """One weighted generator loss term.
-
-    Args:
-        loss: a name from ``LOSS_NAMES``.
-        weight: multiplier in the total loss.
-        output: which generator output it supervises (``"output"``, ``"coarse"``, ...).
-        on: ``"raw"`` (the network output), ``"composite"`` (known pixels pasted back) or
-            ``"both"`` (sum of the two, as RFR/PConv do for perceptual and style).
-        name: metric name; defaults to ``loss`` (or ``f"{loss}_{output}"`` for non-final outputs).
-    """
-
-    loss: str
-    weight: float
-    output: str = "output"
-    on: str = "raw"
-    name: str | None = None
-
-    def __post_init__(self):
-        if self.loss not in LOSS_NAMES:
-            raise ValueError(f"Unknown loss; known: {LOSS_NAMES}. Received: loss={self.loss!r}")
-        if self.on not in ON_CHOICES:
-            raise ValueError(f"on must be one of {ON_CHOICES}. Received: on={self.on!r}")
-
-    @property
-    def metric_name(self) -> str:
-        if self.name:
-            return self.name
-        return self.loss if self.output == "output" else f"{self.loss}_{self.output}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +111,10 @@ def _load_all():
         except ModuleNotFoundError as e:
             if e.name != module:
                 raise
+            raise ImportError(
+                f"Recipe module {module!r} is listed in _RECIPE_MODULES "
+                "(tfinpaint/training/recipes/__init__.py) but does not exist."
+            ) from e
     _loaded = True
 
 
