@@ -183,12 +183,13 @@ def test_mask_dtypes_and_polarity(small_photo, mask_fn):
     assert not np.array_equal(reference, small_photo)
 
 
-def test_uint8_zero_one_mask_warns(small_photo):
-    gen = FakeGenerator()
-    with pytest.warns(UserWarning, match="only 0 and 1"):
-        out = Inpainter(gen)(small_photo, hole_45x70().astype(np.uint8))
-    np.testing.assert_array_equal(out, small_photo)
-    assert gen.calls == []
+def test_uint8_zero_one_mask_is_the_same_hole_as_zero_255(small_photo):
+    # The one mask rule (tfinpaint.data.polarity): a 0/1 uint8 mask is read on the 0..1 scale.
+    hole = hole_45x70()
+    a = Inpainter(FakeGenerator())(small_photo, hole.astype(np.uint8))
+    b = Inpainter(FakeGenerator())(small_photo, hole.astype(np.uint8) * 255)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, small_photo)
 
 
 def test_empty_mask_returns_image_without_model_call(small_photo):

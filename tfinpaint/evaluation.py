@@ -20,7 +20,8 @@ largest centred square and resizes it (Pillow bicubic, antialiased when shrinkin
 files to be ``size x size`` already. Masks follow the same crop policy and are resized with
 nearest neighbour only after binarization, so they stay exactly 0/1.
 
-Masks at the edge: **white / nonzero = hole** (uint8 > 127, float > 0.5), converted by
+Masks at the edge: **white = hole** (the one rule: a 0/1 mask where 1, a 0..255 mask where
+>= 128), converted by
 :func:`tfinpaint.data.polarity.hole_from_user_mask`; ``mask_polarity="known"`` is for mask sets
 whose white pixels are the known ones. ``index.csv`` files written by ``tfinpaint masks`` are not
 needed: the hole ratio that picks the bucket is recomputed from each mask at evaluation
@@ -43,7 +44,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tfinpaint.data.buckets import BUCKETS
-from tfinpaint.data.polarity import hole_from_user_mask
+from tfinpaint.data.polarity import hole_from_user_mask, read_mask_file
 from tfinpaint.metrics import SCORED_ON, VARIANTS, MetricAccumulator
 
 CROPS = ("center_crop", "resize", "none")
@@ -166,17 +167,14 @@ def read_mask(
 
     The file's white / nonzero pixels are holes (``mask_polarity="hole"``, default) or known
     pixels (``"known"``). Binarization follows :func:`tfinpaint.data.polarity.hole_from_user_mask`
-    (uint8 > 127, float > 0.5, any channel of an RGB mask); resizing is nearest neighbour.
+    (a 0/1 mask where 1, a 0..255 mask where >= 128); resizing is nearest neighbour.
     """
     if mask_polarity not in MASK_POLARITIES:
         raise ValueError(
             f"mask_polarity must be one of {MASK_POLARITIES}. Received: {mask_polarity!r}"
         )
     path = pathlib.Path(path)
-    img = _open(path, "mask")
-    if img.mode in ("P", "PA", "LA", "CMYK", "YCbCr", "HSV", "LAB"):
-        img = img.convert("L")
-    arr = np.asarray(img)  # "1" -> bool, "L"/"RGB(A)" -> uint8, "I;16"/"I" -> int, "F" -> float
+    arr = read_mask_file(path)  # the one reader of mask files
     try:
         hole = hole_from_user_mask(arr, hole_is_white=(mask_polarity == "hole"))
     except (ValueError, TypeError) as e:

@@ -5,18 +5,20 @@
 :class:`Inpainter` wraps a generator for end users:
 
 1. **Edge conventions in, library conventions inside** (DESIGN.md section 2). The user's mask marks
-   the area to fill (white / nonzero = hole; uint8 ``> 127``, float ``> 0.5``, bool ``True``),
-   as in OpenCV ``cv2.inpaint``, LaMa and IOPaint; it is binarized once with
-   :func:`tfinpaint.data.polarity.hole_from_user_mask` and resized to the image with nearest
-   neighbour only (KerasHub ``Inpaint``: masks are never interpolated). The model sees float
+   the area to fill (white = hole), as in OpenCV ``cv2.inpaint``, LaMa and IOPaint; it is
+   binarized with the one rule of :mod:`tfinpaint.data.polarity` (a 0/1 mask where > 0.5, a
+   0..255 mask where >= 128, bool ``True``) and resized to the image with nearest neighbour only
+   (KerasHub ``Inpaint``: masks are never interpolated). The model sees float
    ``[0, 1]`` images and float masks with **1 = known**; hole pixels are zeroed before the call
    (``masked = image * mask``), so nothing under the hole reaches the model.
-2. **Any H, W.** The image and mask are padded at the bottom and right with REFLECT to the model's
+2. **Any H, W** (:func:`tfinpaint.edge.run_padded`, the path of the SavedModel and TFLite graphs
+   too). The image and mask are padded at the bottom and right with REFLECT to the model's
    ``size_multiple`` (and to its ``min_size``, if it has one), run, and cropped back, as LaMa's
    ``bin/predict.py`` (``pad_out_to_modulo`` / ``unpad_to_size``) and IOPaint's
    ``InpaintModel._pad_forward`` do. The mask is reflected with the image, so reflected holes stay
    holes.
-3. **Composite.** ``composite = mask * image + (1 - mask) * output``: known pixels of the result
+3. **Composite** (:func:`tfinpaint.edge.composite`). ``composite = mask * image + (1 - mask) *
+   output``: known pixels of the result
    are *exactly* the input's (bit for bit for uint8 input), hole pixels come from the model.
 4. **High-resolution strategies** (IOPaint ``HDStrategy``, ``iopaint/model/base.py``):
 
@@ -48,7 +50,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import pathlib
 import warnings
@@ -56,7 +57,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tfinpaint.data.polarity import hole_from_user_mask
+from tfinpaint.data.polarity import (
+    MASK_RULE,
+    check_mask_size,
+    hole_from_user_mask,
+    resize_hole,
+)
+from tfinpaint.edge import composite, run_padded
 
 __all__ = ["Inpainter", "load", "RUN_CONFIG", "RUN_WEIGHTS"]
 
@@ -209,18 +216,6 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def _nearest_resize(a: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of ``(H, W, ...)`` with pixel-centre sampling.
-
-    Output pixel ``i`` takes input pixel ``floor((i + 0.5) * in / out)``, the rule of Pillow's
-    ``NEAREST`` and OpenCV's ``INTER_NEAREST_EXACT``; values are only ever copied, never mixed.
-    """
-    in_h, in_w = a.shape[:2]
-    rows = np.minimum(((np.arange(height) + 0.5) * in_h / height).astype(np.int64), in_h - 1)
-    cols = np.minimum(((np.arange(width) + 0.5) * in_w / width).astype(np.int64), in_w - 1)
-    return a[rows][:, cols]
-
-
 def _image_to_float(image: np.ndarray, what: str) -> np.ndarray:
     """One image (H, W), (H, W, 1|3|4) uint8/float -> float32 (H, W, 3) in [0, 1]."""
     if image.dtype == np.uint8:
@@ -266,11 +261,6 @@ def _grow_span(start: int, stop: int, size: int, margin: int) -> tuple[int, int]
     return max(lo, 0), hi
 
 
-def _pad_amounts(size: int, multiple: int, min_size: int) -> int:
-    target = max(size, min_size)
-    return multiple * math.ceil(target / multiple) - size
-
-
 # --------------------------------------------------------------------------------------------
 # Inpainter
 # --------------------------------------------------------------------------------------------
@@ -304,17 +294,18 @@ class Inpainter:
         image: uint8 ``[0, 255]`` or float ``[0, 1]``; one image ``(H, W, 3)`` (also ``(H, W)``,
             ``(H, W, 1)`` gray, or ``(H, W, 4)`` RGBA whose alpha is dropped) or a batch
             ``(N, H, W, C)``.
-        mask: the area to fill, **white / nonzero = hole** (uint8 ``> 127``, float ``> 0.5``,
-            bool); ``(H', W')`` or ``(H', W', C)`` for one image, ``(N, H', W'[, C])`` or a
-            single mask for all images of a batch. Any size with the image's aspect ratio: it is
-            resized to the image with nearest neighbour.
+        mask: the area to fill, **white = hole** by the rule of :mod:`tfinpaint.data.polarity`
+            (0/1 or 0..255 uint8, bool, float); ``(H', W')`` or ``(H', W', C)`` for one image,
+            ``(N, H', W'[, C])`` or a single mask for all images of a batch. Any size with the
+            image's aspect ratio: it is resized to the image with nearest neighbour.
         mask_polarity: overrides the constructor's polarity for this call.
 
     Returns:
         The composite, RGB: uint8 ``(H, W, 3)`` (or ``(N, H, W, 3)``) for uint8 input, float32 in
         ``[0, 1]`` for float input. Known pixels equal the input exactly (gray input is repeated
         to 3 channels first); an image whose mask has no hole is returned unchanged without
-        calling the model; an all-hole mask is allowed.
+        calling the model; an all-hole mask is allowed but warned about (nothing is left to
+        fill from).
     """
 
     def __init__(
@@ -423,30 +414,12 @@ class Inpainter:
                 "mask must be (H, W) or (H, W, C) for one image, or (N, H, W[, C]) for a batch of "
                 f"N images. Received: mask.shape={mask.shape}, image.shape={image.shape}"
             )
-        if mask.dtype == np.uint8 and mask.max() == 1:
-            warnings.warn(
-                "uint8 mask holds only 0 and 1; uint8 masks mark holes with values > 127, so "
-                "this mask marks no hole. Pass mask.astype(bool) or mask * 255.",
-                UserWarning,
-                stacklevel=3,
-            )
         holes = []
         for f, m in zip(floats, masks):
-            hole = hole_from_user_mask(m)[..., 0] > 0.5  # (H', W'): any channel white = hole
-            if polarity == "known":
-                hole = ~hole
+            hole = hole_from_user_mask(m, hole_is_white=(polarity == "hole"))[..., 0] > 0.5
             h, w = f.shape[:2]
-            mh, mw = hole.shape
-            if (mh, mw) != (h, w):
-                # Same aspect ratio within one pixel (or 1 %), then nearest resize.
-                if abs(mh * w / mw - h) > max(1.0, 0.01 * h):
-                    raise ValueError(
-                        "mask and image have different aspect ratios; a mask is resized to its "
-                        f"image only when the aspect matches. Received: mask size (H, W)=({mh}, "
-                        f"{mw}), image size (H, W)=({h}, {w})"
-                    )
-                hole = _nearest_resize(hole, h, w)
-            holes.append(hole)
+            check_mask_size(hole.shape, (h, w))
+            holes.append(resize_hole(hole, h, w))
         return floats, holes, batched, dtype
 
     # ---- model calls ----------------------------------------------------------------------
@@ -454,38 +427,18 @@ class Inpainter:
     def _forward(self, images: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Raw model output for float (n, h, w, 3) images and bool (n, h, w) holes.
 
-        Pads bottom/right with REFLECT to the size multiple (and min size), zeroes the holes,
-        calls the model in chunks of ``batch_size``, crops back. Returns float32 (n, h, w, 3).
+        :func:`tfinpaint.edge.run_padded` (the SavedModel and TFLite graphs' path) in chunks of
+        ``batch_size``. Returns float32 (n, h, w, 3).
         """
-        n, h, w = holes.shape
         known = (~holes).astype(np.float32)[..., None]
-        masked = images.astype(np.float32) * known
-        pad_h = _pad_amounts(h, self.size_multiple, self.min_size)
-        pad_w = _pad_amounts(w, self.size_multiple, self.min_size)
-        if pad_h or pad_w:
-            widths = ((0, 0), (0, pad_h), (0, pad_w), (0, 0))
-            # numpy's "reflect" mirrors repeatedly when the pad exceeds the side.
-            masked = np.pad(masked, widths, mode="reflect" if min(h, w) > 1 else "edge")
-            known = np.pad(known, widths, mode="reflect" if min(h, w) > 1 else "edge")
+        images = images.astype(np.float32)
         outputs = []
-        for start in range(0, n, self.batch_size):
+        for start in range(0, len(holes), self.batch_size):
             stop = start + self.batch_size
-            result = self.model((masked[start:stop], known[start:stop]), training=False)
-            if not isinstance(result, dict) or "output" not in result:
-                raise ValueError(
-                    "The generator must return a dict with an 'output' entry. Received: "
-                    f"{type(result).__name__}"
-                    + (f" with keys {sorted(result)}" if isinstance(result, dict) else "")
-                )
-            out = _to_numpy(result["output"]).astype(np.float32)
-            expected = (len(masked[start:stop]), h + pad_h, w + pad_w, 3)
-            if out.shape != expected:
-                raise ValueError(
-                    f"The generator's 'output' has shape {out.shape}; expected {expected} (the "
-                    "padded input size with 3 channels)."
-                )
-            outputs.append(out)
-        return np.concatenate(outputs, axis=0)[:, :h, :w]
+            out = run_padded(self.model, images[start:stop], known[start:stop],
+                             self.size_multiple, self.min_size)
+            outputs.append(_to_numpy(out).astype(np.float32))
+        return np.concatenate(outputs, axis=0)
 
     def _run(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """One float image + bool hole -> float prediction (H, W, 3), honouring ``max_size``."""
@@ -590,6 +543,16 @@ class Inpainter:
         floats, holes, batched, dtype = self._split_inputs(original, mask, polarity)
         results: list[np.ndarray | None] = [None] * len(floats)
         todo = [i for i, hole in enumerate(holes) if hole.any()]
+        full = [i for i in todo if holes[i].all()]
+        if full:
+            warnings.warn(
+                f"The mask covers the whole image{'s ' + str(full) if batched else ''}: no known "
+                "pixel is left to fill from, so the result is the model's output for an empty "
+                "input (cv2-telea / cv2-ns: black). Mark only the area to fill white "
+                f"({MASK_RULE}).",
+                UserWarning,
+                stacklevel=2,
+            )
 
         # Images run whole go to the model together, batch_size per call (a batch array holds
         # images of one size); the others run one by one through their strategy.
@@ -614,8 +577,13 @@ class Inpainter:
             if results[i] is None:  # no hole: unchanged, no model call
                 outputs.append(np.array(base, copy=True))
                 continue
-            pred = _from_float(results[i], dtype)
-            outputs.append(np.where(holes[i][..., None], pred, base))
+            known = (~holes[i]).astype(np.float32)[..., None]
+            if dtype == np.uint8:  # the uint8 composite of tfinpaint.edge.inpaint_uint8
+                pred = np.clip(results[i] * 255.0, 0.0, 255.0)
+                comp = np.round(composite(base.astype(np.float32), known, pred)).astype(np.uint8)
+            else:
+                comp = composite(base, known, np.clip(results[i], 0.0, 1.0)).astype(np.float32)
+            outputs.append(comp)
         return np.stack(outputs) if batched else outputs[0]
 
     def _needs_strategy(self, shape: Sequence[int]) -> bool:

@@ -5,7 +5,8 @@ Examples::
     tfinpaint inpaint photo.jpg --mask mask.png -o result.png
     tfinpaint inpaint photos/ --mask masks/ -o results/ --model cv2-ns --strategy crop
 
-A mask's **white / nonzero pixels are filled** (uint8 > 127); ``--mask-polarity known`` reads
+A mask's **white pixels are filled** (the one rule of :mod:`tfinpaint.data.polarity`: a 0/1
+mask where 1, a 0..255 mask where >= 128); ``--mask-polarity known`` reads
 masks whose white pixels are the known ones. A mask of another size than its image (same aspect
 ratio) is resized with nearest neighbour. In folder mode each image ``NAME.ext`` takes the mask
 with the same stem (``NAME.png``, any image extension, or ``NAME_mask.*``) and the result is
@@ -36,8 +37,10 @@ from tfinpaint.cli.common import (
 HELP = "Inpaint an image (or a folder of images) where its mask is white."
 
 EPILOG = """\
-Masks: WHITE / NONZERO = AREA TO FILL (uint8 > 127), black = keep; --mask-polarity known for
-masks whose white pixels are known. A mask may have another size than its image (same aspect
+Masks: WHITE = AREA TO FILL, black = keep: a 0/1 mask is a hole where 1, a 0..255 mask where
+>= 128 (antialiased and JPEG masks are cut at half scale); colour masks use their brightest
+channel, transparent pixels are never holes. --mask-polarity known for masks whose white
+pixels are known. A mask may have another size than its image (same aspect
 ratio): it is resized with nearest neighbour. A mask with no white pixel leaves the image
 unchanged (a warning says so).
 Folders: IMAGE is a folder, --mask a folder with masks of the same stems (NAME.png or
@@ -104,22 +107,14 @@ def read_image(path: pathlib.Path) -> np.ndarray:
 
 
 def read_mask(path: pathlib.Path) -> np.ndarray:
-    """The mask file's pixels as stored (all channels), for ``Inpainter``'s binarization.
-
-    Palette and two-channel files are converted to gray first; 1-bit files give bool arrays.
-    """
-    from PIL import Image, UnidentifiedImageError
+    """The mask file as :func:`tfinpaint.data.polarity.read_mask_file` reads it (the one reader);
+    ``CLIError`` naming the file when it is missing or cannot be decoded."""
+    from tfinpaint.data.polarity import read_mask_file
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("P", "PA", "LA", "CMYK", "YCbCr", "HSV", "LAB"):
-                img = img.convert("L")
-            return np.asarray(img)
-    except FileNotFoundError:
-        raise CLIError(f"mask file {path}: does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CLIError(f"mask file {path}: cannot be read as an image ({e})") from None
+        return read_mask_file(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from None
 
 
 def _reason(error: Exception, path: pathlib.Path) -> str:
@@ -229,17 +224,18 @@ def run(args) -> int:
     ):
         image = read_image(image_path)
         mask = read_mask(mask_path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the 0/1 mask case is reported below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
             try:
                 result = inpainter(image, mask)
             except ValueError as e:
                 raise CLIError(f"mask file {mask_path} for image {image_path}: {e}") from None
+        for w in caught:  # e.g. a mask covering the whole image
+            print(f"tfinpaint: warning: {image_path.name}: {w.message}", file=sys.stderr)
         if not _has_hole(mask, args.mask_polarity):
-            hint = " (its values are 0 and 1; white = 255)" if mask.max(initial=0) == 1 else ""
             print(
                 f"tfinpaint: warning: mask file {mask_path} marks no pixel to fill (all "
-                f"{'black' if args.mask_polarity == 'hole' else 'white'}){hint}; "
+                f"{'black' if args.mask_polarity == 'hole' else 'white'}); "
                 f"{image_path.name} is copied unchanged",
                 file=sys.stderr,
             )

@@ -5,8 +5,9 @@ Examples::
     tfinpaint predict --server localhost:8500 --model pconv photo.jpg --mask mask.png -o out.png
     tfinpaint predict --server localhost:8501 --rest --model pconv photo.jpg --mask m.png -o o.png
 
-The mask file's **white pixels (> 127) are filled**; a mask of another size than the image is
-resized with nearest neighbour. gRPC (default) sends uint8 tensors to ``serving_default``;
+The mask file's **white pixels are filled** (the one rule of :mod:`tfinpaint.data.polarity`); a
+mask of another size than the image (same aspect ratio) is resized with nearest neighbour.
+gRPC (default) sends uint8 tensors to ``serving_default``;
 ``--rest`` sends PNG files as ``{"b64": ...}`` to the ``encoded`` signature. Both go through
 :mod:`tfinpaint.export.serving`, retrying while the server is UNAVAILABLE.
 """
@@ -24,7 +25,7 @@ from tfinpaint.cli import CLIError
 HELP = "Inpaint an image with a model served by TF Serving or `tfinpaint serve`."
 
 EPILOG = """\
-Masks: WHITE (> 127) = AREA TO FILL, black = keep (any channel > 127 counts).
+Masks: WHITE = AREA TO FILL, black = keep (a 0/1 mask where 1, a 0..255 mask where >= 128).
 --server HOST:PORT is the gRPC port (8500) or, with --rest, the REST port (8501; a full
 http://HOST:PORT URL also works). Exit codes: 0 ok, 1 the server answered with an error or
 could not be reached, 2 bad input files.
@@ -57,20 +58,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _read_hole(path: pathlib.Path, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
+    """The mask file's hole by the one rule (:mod:`tfinpaint.data.polarity`), at the image size."""
     from tfinpaint.cli.inpaint import read_mask
-    from tfinpaint.data.polarity import hole_from_user_mask
+    from tfinpaint.data.polarity import check_mask_size, hole_from_user_mask, resize_hole
 
-    pixels = read_mask(path)
-    hole = hole_from_user_mask(pixels)[..., 0] > 0.5  # uint8 > 127 on any channel; 1-bit: True
-    if hole.shape != (height, width):
-        resized = Image.fromarray(hole.astype(np.uint8) * 255).resize(
-            (width, height), Image.Resampling.NEAREST
-        )
-        hole = np.asarray(resized) > 127
+    hole = hole_from_user_mask(read_mask(path))[..., 0] > 0.5
+    try:
+        check_mask_size(hole.shape, (height, width))
+    except ValueError as e:
+        raise CLIError(f"mask file {path}: {e}") from None
+    hole = resize_hole(hole, height, width)
     if not hole.any():
-        print(f"Warning: mask {path} has no white pixel; the image comes back unchanged.")
+        print(f"tfinpaint: warning: mask file {path} marks no pixel to fill; the image comes "
+              "back unchanged.", file=sys.stderr)
     return hole
 
 

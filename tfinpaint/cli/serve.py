@@ -58,6 +58,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--label", dest="labels", action="append", default=[],
                    metavar="NAME:LABEL=VERSION",
                    help="version label for version_label requests, e.g. pconv:stable=2")
+    p.add_argument("--max-pixels", type=int, default=2048 * 2048,
+                   help="largest request in pixels, batch x H x W (default 2048x2048 = 4194304; "
+                        "0 = no limit); larger requests get RESOURCE_EXHAUSTED")
+    p.add_argument("--max-concurrent", type=int, default=2,
+                   help="requests running a model at once (default 2); others wait")
+    p.add_argument("--max-queue", type=int, default=64,
+                   help="requests allowed to wait for a slot (default 64); more get "
+                        "RESOURCE_EXHAUSTED")
+    p.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024,
+                   help="largest gRPC message / REST body in bytes (default 64 MiB)")
     p.add_argument("--grace", type=float, default=10.0,
                    help="seconds in-flight requests get to finish at shutdown (default 10)")
     p.add_argument("--no-warmup", action="store_true",
@@ -101,6 +111,12 @@ def run(args) -> int:
         raise CLIError(f"--workers must be >= 1. Received: {args.workers}")
     if args.poll_seconds < 0:
         raise CLIError(f"--poll-seconds must be >= 0. Received: {args.poll_seconds}")
+    for flag, value, low in (("--max-pixels", args.max_pixels, 0),
+                             ("--max-concurrent", args.max_concurrent, 1),
+                             ("--max-queue", args.max_queue, 0),
+                             ("--max-message-bytes", args.max_message_bytes, 1)):
+        if value < low:
+            raise CLIError(f"{flag} must be >= {low}. Received: {flag} {value}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         server = ModelServer(
@@ -108,6 +124,8 @@ def run(args) -> int:
             workers=args.workers, poll_seconds=args.poll_seconds or None,
             version_policy=args.version_policy, labels=_labels(args.labels),
             model_names=args.models, warmup=not args.no_warmup,
+            max_pixels=args.max_pixels, max_concurrent=args.max_concurrent,
+            max_queue=args.max_queue, max_message_bytes=args.max_message_bytes,
         )
     except FileNotFoundError as e:
         raise CLIError(f"MODEL_BASE {args.model_base}: {e}") from None

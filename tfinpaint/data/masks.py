@@ -952,25 +952,10 @@ def make_bucketed_set(kind, size, per_bucket: int, seed: int = 0,
 
 
 def _read_mask_file(path: pathlib.Path) -> np.ndarray:
-    """Reads an image file as an array for :func:`hole_from_user_mask` (keeps all channels)."""
-    from PIL import Image
+    """:func:`tfinpaint.data.polarity.read_mask_file`, the one reader of mask files."""
+    from tfinpaint.data.polarity import read_mask_file
 
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("1", "L", "RGB", "RGBA"):
-                arr = np.asarray(im)
-            elif im.mode == "LA":
-                arr = np.asarray(im)[..., 0]
-            elif im.mode.startswith("I;16") or im.mode == "I":
-                arr = np.asarray(im).astype(np.float32) / 65535.0
-            elif im.mode == "F":
-                arr = np.asarray(im).astype(np.float32)
-            else:
-                arr = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as e:
-        raise ValueError(f"file {path}: cannot be read as an image ({e})") from e
-    return arr
+    return read_mask_file(path)
 
 
 def list_mask_files(source) -> list[pathlib.Path]:

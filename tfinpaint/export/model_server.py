@@ -58,6 +58,16 @@ Behaviour:
   versions and labels are ``NOT_FOUND``. A bad request never stops the server.
 - **Concurrency.** gRPC and REST each run their handlers on a thread pool of ``workers``
   threads (TensorFlow releases the GIL while a graph runs).
+- **Limits** (what one request may cost; the server keeps serving whatever is sent). Each
+  request is priced in pixels (``batch x H x W``; for the ``encoded`` signature the sizes in the
+  files' headers, read before anything is decoded, so a small PNG declaring 30000 x 30000 is
+  refused unread) and refused with ``RESOURCE_EXHAUSTED`` above ``max_pixels`` (default
+  2048 x 2048; ``--max-pixels``). At most ``max_concurrent`` requests run a model at once
+  (default 2; ``--max-concurrent``), up to ``max_queue`` wait (default 64; ``--max-queue``),
+  further ones get ``RESOURCE_EXHAUSTED``. So the memory requests take is bounded by
+  ``max_concurrent`` times the cost of a ``max_pixels`` image. Messages and REST bodies are
+  capped at ``max_message_bytes`` (default 64 MiB; ``--max-message-bytes``). Each message
+  names the limit and the flag that raises it.
 - **Shutdown.** :meth:`ModelServer.stop` stops accepting new requests at once, lets in-flight
   requests finish for up to ``grace`` seconds, then closes. ``tfinpaint serve`` calls it on
   SIGINT / SIGTERM.
@@ -117,7 +127,10 @@ DEFAULT_SIGNATURE = "serving_default"
 SERVE_TAG = "serve"
 WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit on warmup records per version
-DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 2048 * 2048  # per request: batch x H x W, decoded files included
+DEFAULT_MAX_CONCURRENT = 2  # requests running a model at once; the others wait in a queue
+DEFAULT_MAX_QUEUE = 64  # requests allowed to wait; beyond, RESOURCE_EXHAUSTED
 VERSION_POLICIES = ("all", "latest")
 _State = get_model_status_pb2.ModelVersionStatus.State
 
@@ -477,6 +490,50 @@ def array_to_json(array: np.ndarray, alias: str):
 
 
 # --------------------------------------------------------------------------------------------
+# Request cost (pixels)
+# --------------------------------------------------------------------------------------------
+
+
+def _encoded_size(data: bytes, alias: str, index: int) -> tuple[int, int]:
+    """``(H, W)`` from an image file's header, without decoding its pixels (a 1 MB PNG can hold
+    a 30000 x 30000 image: the header is checked before TensorFlow decodes anything)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise _invalid(
+            f"Input {alias!r} item {index} is not a readable image file (PNG, JPEG, BMP, GIF): "
+            f"{e}"
+        ) from None
+    except Image.DecompressionBombError:
+        return 10**12, 1  # larger than any limit: rejected by the caller with its message
+    return height, width
+
+
+def request_pixels(shapes: Mapping[str, tuple], strings: Mapping[str, np.ndarray]) -> int:
+    """What a request costs, in pixels: the largest of its inputs.
+
+    A numeric input of rank >= 3 counts ``batch x H x W`` (NHWC); a string input counts the sum
+    of ``H x W`` over its items, read from each file's header.
+    """
+    cost = 0
+    for shape in shapes.values():
+        if len(shape) >= 3:
+            cost = max(cost, int(np.prod([max(int(d), 0) for d in shape[:3]], dtype=np.int64)))
+    for alias, array in strings.items():
+        total = 0
+        for index, item in enumerate(np.asarray(array, dtype=object).reshape(-1)):
+            h, w = _encoded_size(bytes(item), alias, index)
+            total += h * w
+        cost = max(cost, total)
+    return cost
+
+
+# --------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------
 
@@ -498,7 +555,17 @@ class ModelServer:
         labels: ``{model: {label: version}}`` for ``version_label`` requests.
         model_names: serve only these models (default: every model found).
         warmup: replay each version's warmup requests at load. Defaults to ``True``.
-        max_message_bytes: largest gRPC message / REST body accepted. Defaults to 256 MiB.
+        max_message_bytes: largest gRPC message / REST body accepted. Defaults to 64 MiB
+            (CLI ``--max-message-bytes``).
+        max_pixels: largest request in pixels (``batch x H x W``; for file inputs the sizes in
+            their headers, checked before decoding). Larger requests are answered
+            ``RESOURCE_EXHAUSTED`` naming the limit. Defaults to 2048 x 2048 (CLI
+            ``--max-pixels``; 0 = no limit).
+        max_concurrent: requests running a model at the same time; the others wait. Together
+            with ``max_pixels`` this bounds the memory requests can take. Defaults to 2 (CLI
+            ``--max-concurrent``).
+        max_queue: requests allowed to wait for a slot; one more is answered
+            ``RESOURCE_EXHAUSTED``. Defaults to 64 (CLI ``--max-queue``).
     """
 
     def __init__(
@@ -515,14 +582,21 @@ class ModelServer:
         model_names: Iterable[str] | None = None,
         warmup: bool = True,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ):
         if grpc_port is None and rest_port is None:
             raise ValueError("At least one of grpc_port and rest_port must be set (not None).")
         for name, port in (("grpc_port", grpc_port), ("rest_port", rest_port)):
             if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
                 raise ValueError(f"{name} must be an int in [0, 65535]. Received: {name}={port!r}")
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive int. Received: workers={workers!r}")
+        for name, value, low in (("workers", workers, 1), ("max_pixels", max_pixels, 0),
+                                 ("max_concurrent", max_concurrent, 1),
+                                 ("max_queue", max_queue, 0),
+                                 ("max_message_bytes", max_message_bytes, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}. Received: {name}={value!r}")
         if version_policy not in VERSION_POLICIES:
             raise ValueError(
                 f"version_policy must be one of {VERSION_POLICIES}. Received: "
@@ -541,6 +615,12 @@ class ModelServer:
         self.model_names = set(model_names) if model_names else None
         self.warmup = warmup
         self.max_message_bytes = int(max_message_bytes)
+        self.max_pixels = int(max_pixels)
+        self.max_concurrent = int(max_concurrent)
+        self.max_queue = int(max_queue)
+        self._slots = threading.Semaphore(self.max_concurrent)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
         self._requested_ports = (grpc_port, rest_port)
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
@@ -786,6 +866,59 @@ class ModelServer:
 
     # ---- request handling (shared by gRPC and REST) ----------------------------------------
 
+    def check_pixels(self, pixels: int, what: str) -> None:
+        """``RESOURCE_EXHAUSTED`` naming the limit when a request exceeds ``max_pixels``."""
+        if self.max_pixels and pixels > self.max_pixels:
+            logger.warning("Rejected a request of %d pixels (%s): max_pixels=%d", pixels, what,
+                           self.max_pixels)
+            raise RequestError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Request too large: {pixels} pixels ({what}) exceeds this server's limit of "
+                f"max_pixels={self.max_pixels} per request (batch x H x W). Send a smaller or "
+                "downscaled image, split the batch, or start the server with a larger "
+                "--max-pixels (ModelServer(max_pixels=...)).",
+            )
+
+    @contextlib.contextmanager
+    def work_slot(self):
+        """One of ``max_concurrent`` slots to run a model; waits in a queue of ``max_queue``."""
+        if not self._slots.acquire(blocking=False):
+            with self._waiting_lock:
+                if self._waiting >= self.max_queue:
+                    logger.warning("Rejected a request: %d waiting (max_queue=%d)",
+                                   self._waiting, self.max_queue)
+                    raise RequestError(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"Server busy: {self.max_concurrent} request(s) running and "
+                        f"{self._waiting} waiting (max_queue={self.max_queue}). Retry later, or "
+                        "start the server with a larger --max-queue / --max-concurrent.",
+                    )
+                self._waiting += 1
+            try:
+                self._slots.acquire()
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def predict(self, servable: Servable, signature: str, arrays: Mapping[str, np.ndarray],
+                output_filter: Iterable[str] = ()) -> dict[str, np.ndarray]:
+        """Checks the request's cost, then runs it in a work slot (gRPC and REST)."""
+        key = signature or DEFAULT_SIGNATURE
+        sig = servable.signature_def(key)
+        strings = {k: v for k, v in arrays.items()
+                   if k in sig.inputs and tf.dtypes.as_dtype(sig.inputs[k].dtype) == tf.string}
+        shapes = {k: np.shape(v) for k, v in arrays.items() if k not in strings}
+        pixels = request_pixels(shapes, strings)
+        what = ", ".join(f"{k} {list(v)}" for k, v in shapes.items() if len(v) >= 3) or (
+            "decoded sizes of " + ", ".join(sorted(strings)))
+        self.check_pixels(pixels, what)
+        with self.work_slot():
+            return servable.run(key, arrays, output_filter)
+
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
         """The servable a request addresses: a version, a label, or the latest version."""
         models = self._models
@@ -921,14 +1054,21 @@ class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer)
         spec = request.model_spec
         version, label = _spec_version(spec)
         servable = self._server.resolve(spec.name, version, label)
+        signature = spec.signature_name or DEFAULT_SIGNATURE
+        # The pixel limit is checked on the protos' shapes before any array is built.
+        dims = {a: [d.size for d in p.tensor_shape.dim] for a, p in request.inputs.items()
+                if p.dtype != tf.string.as_datatype_enum}
+        self._server.check_pixels(
+            request_pixels(dims, {}),
+            ", ".join(f"{a} {d}" for a, d in dims.items() if len(d) >= 3),
+        )
         arrays = {}
         for alias, proto in request.inputs.items():
             try:
                 arrays[alias] = tf.make_ndarray(proto)
             except (TypeError, ValueError) as e:
                 raise _invalid(f"Input {alias!r} is not a valid TensorProto: {e}") from None
-        signature = spec.signature_name or DEFAULT_SIGNATURE
-        outputs = servable.run(signature, arrays, request.output_filter)
+        outputs = self._server.predict(servable, signature, arrays, request.output_filter)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
@@ -1086,8 +1226,12 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
         length = int(length)
         limit = self.server.model_server.max_message_bytes
         if length > limit:
-            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"Request body of {length} bytes exceeds the limit of {limit}")
+            raise RequestError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Request body of {length} bytes exceeds this server's limit of "
+                f"max_message_bytes={limit}; send PNG files through the 'encoded' signature "
+                "(smaller), or start the server with a larger --max-message-bytes.",
+            )
         raw = self.rfile.read(length)
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -1124,7 +1268,7 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
             arrays = _rows_to_arrays(body["instances"], sig)
         else:
             arrays = _columns_to_arrays(body["inputs"], sig)
-        outputs = servable.run(signature, arrays)
+        outputs = server.predict(servable, signature, arrays)
         if has_rows:
             payload = {"predictions": _arrays_to_rows(outputs)}
         else:

@@ -9,18 +9,20 @@ renamed into place, so a server polling the folder never sees half a model.
 Signatures (tag ``serve``):
 
 - ``serving_default``: ``image`` uint8 ``[B, H, W, 3]`` and ``mask`` uint8 ``[B, H, W, 1]``
-  (**nonzero = area to fill**, as ``cv2.inpaint``) -> ``inpainted`` uint8 ``[B, H, W, 3]``. Any
-  H, W: the graph pads (reflect) to the model's size multiple, runs, crops back and composites,
-  so known pixels come back unchanged.
-- ``encoded``: ``image_bytes`` and ``mask_bytes`` string ``[B]`` (PNG/JPEG/BMP/GIF files; a mask
-  pixel is a hole when > 127, the file rule of ``tfinpaint.data.polarity``; a mask of another
-  size is resized with nearest neighbour) -> ``inpainted_png_bytes`` string ``[B]`` (PNG). The
+  (**white = area to fill**, the one rule of :mod:`tfinpaint.data.polarity`: a 0/1 mask where
+  1, a 0..255 mask where >= 128, decided per batch item) -> ``inpainted`` uint8
+  ``[B, H, W, 3]``. Any H, W: the graph pads (reflect) to the model's size multiple, runs,
+  crops back and composites, so known pixels come back unchanged.
+- ``encoded``: ``image_bytes`` and ``mask_bytes`` string ``[B]`` (PNG/JPEG/BMP/GIF files, the
+  same rule, decoded as :func:`tfinpaint.data.polarity.read_mask_file` reads them; a mask of
+  another size is resized with nearest neighbour when its aspect ratio matches the image's and
+  rejected otherwise) -> ``inpainted_png_bytes`` string ``[B]`` (PNG). The
   ``_bytes`` suffixes make TF Serving's REST API exchange these strings as ``{"b64": ...}``
   (``IsNamedTensorBytes`` in its ``json_tensor.cc``), for inputs and outputs alike.
 
-Bad requests fail inside the graph with ``InvalidArgumentError`` (mismatched image/mask sizes,
-empty batch), which TF Serving returns as ``INVALID_ARGUMENT``. Only TF ops are used (no
-``py_function``), so TF Serving's C++ session runs the graph as is.
+Bad requests fail inside the graph with ``InvalidArgumentError`` (mismatched image/mask sizes
+or aspect ratios, empty batch), which TF Serving returns as ``INVALID_ARGUMENT``. Only TF ops
+are used (no ``py_function``), so TF Serving's C++ session runs the graph as is.
 """
 
 from __future__ import annotations
@@ -35,44 +37,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfinpaint.layers.padding import reflect_pad_to_multiple
+from tfinpaint.data.polarity import (
+    tf_decode_mask_file,
+    tf_hole_from_user_mask,
+    tf_resize_hole,
+)
+from tfinpaint.edge import inpaint_uint8  # noqa: F401  (re-exported: the graph core)
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "encoded"
 METADATA_FILE = "tfinpaint.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
-
-
-def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int):
-    """Graph core of every export (SavedModel signatures and TFLite).
-
-    Args:
-        generator: the generator (``(image, mask) -> {"output"}``, library conventions).
-        image: uint8 ``[B, H, W, 3]``.
-        hole: float32 ``[B, H, W, 1]``, 1 = fill.
-        size_multiple: the generator's multiple; the input is padded (reflect) to it unless
-            H and W are statically known multiples already.
-
-    Returns:
-        ``(inpainted, prediction)``: the uint8 composite ``[B, H, W, 3]`` (known pixels exactly
-        the input's) and the network output clipped to ``[0, 1]`` (float32). The composite is
-        computed in 0-255 units: known pixels stay exact integers in float32, and TFLite's int8
-        quantizer handles it (a final ``* 255`` after a [0, 1] composite came out ~128 off).
-    """
-    h, w = tf.shape(image)[1], tf.shape(image)[2]
-    x255 = tf.cast(image, tf.float32)
-    known = 1.0 - hole
-    x = x255 / 255.0
-    static_hw = image.shape[1:3]
-    if None in static_hw or any(d % size_multiple for d in static_hw):
-        xp = reflect_pad_to_multiple(x, size_multiple)
-        kp = reflect_pad_to_multiple(known, size_multiple)
-    else:
-        xp, kp = x, known
-    out = generator((xp * kp, kp), training=False)["output"]
-    out255 = tf.clip_by_value(tf.cast(out[:, :h, :w, :], tf.float32) * 255.0, 0.0, 255.0)
-    composite = known * x255 + hole * out255
-    return tf.cast(tf.round(composite), tf.uint8), out255 / 255.0
 
 
 def _check_pair(image, mask):
@@ -86,22 +61,26 @@ def _check_pair(image, mask):
     ]
 
 
-def build_serving_functions(generator, size_multiple: int):
-    """The two signature functions for ``generator`` (see the module docstring)."""
+def build_serving_functions(generator, size_multiple: int, min_size: int = 0):
+    """The two signature functions for ``generator`` (see the module docstring).
+
+    Both go through :func:`tfinpaint.data.polarity.tf_hole_from_user_mask` (the one mask rule)
+    and :func:`tfinpaint.edge.inpaint_uint8` (pad, run, crop, composite).
+    """
 
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
-            hole = tf.cast(tf.not_equal(mask, 0), tf.float32)
-            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple)[0]}
+            hole = tf_hole_from_user_mask(mask)
+            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple,
+                                               min_size)[0]}
 
     def _one(args):
         image_bytes, mask_bytes = args
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        mask = tf.io.decode_image(mask_bytes, channels=1, expand_animations=False)
+        hole = tf_decode_mask_file(mask_bytes)
         size = tf.shape(image)[:2]
-        mask = tf.image.resize(mask, size, method="nearest")
-        hole = tf.cast(mask > 127, tf.float32)[None]
-        result, _ = inpaint_uint8(generator, image[None], hole, size_multiple)
+        hole = tf_resize_hole(hole, size[0], size[1])
+        result, _ = inpaint_uint8(generator, image[None], hole[None], size_multiple, min_size)
         return tf.io.encode_png(result[0])
 
     def encoded(image_bytes, mask_bytes):
@@ -222,7 +201,8 @@ def export_saved_model(
         )
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    fns, specs = build_serving_functions(generator, size_multiple)
+    fns, specs = build_serving_functions(generator, size_multiple,
+                                         int(getattr(generator, "min_size", 0) or 0))
     archive = keras.export.ExportArchive()
     # No archive.track(generator): add_endpoint tracks the variables the endpoints use, and
     # track() would store every variable a second time (as Keras variables besides them).
@@ -244,7 +224,8 @@ def export_saved_model(
                     "inputs": ["image_bytes", "mask_bytes"], "outputs": ["inpainted_png_bytes"],
                 },
             },
-            "mask_convention": "serving_default: nonzero = hole; encoded: > 127 = hole",
+            "mask_convention": "white = hole (tfinpaint.data.polarity): 0/1 mask > 0.5, "
+                               "0..255 mask >= 128, per mask",
             # Provenance (set by tfinpaint.models.build): lets the TFLite converter and users
             # rebuild the Keras generator this SavedModel came from.
             "model": getattr(generator, "registry_name", None),

@@ -3,17 +3,17 @@
 Both clients talk to a model exported by :func:`tfinpaint.export.saved_model.export_saved_model`:
 
 - :class:`GrpcClient` calls ``PredictionService/Predict`` on the ``serving_default`` signature
-  (uint8 ``image`` ``[B, H, W, 3]`` + uint8 ``mask`` ``[B, H, W, 1]``, nonzero = hole ->
+  (uint8 ``image`` ``[B, H, W, 3]`` + uint8 ``mask`` ``[B, H, W, 1]``, white = hole ->
   ``inpainted``) or on ``encoded`` (PNG/JPEG bytes in, PNG bytes out), plus
   ``GetModelMetadata`` and ``ModelService/GetModelStatus``.
 - :class:`RestClient` posts to ``/v1/models/<name>[/versions/<v>]:predict`` with the
   ``encoded`` signature (images travel as ``{"b64": ...}`` PNG files, the compact choice for
   JSON) and reads ``GET /v1/models/<name>`` / ``.../metadata``. It uses only ``urllib``.
 
-Masks follow the edge convention (DESIGN.md section 2): **the mask marks the area to fill**.
-For integer arrays any nonzero pixel is a hole (the ``serving_default`` rule); bool and float
-masks are binarized by :func:`tfinpaint.data.polarity.hole_from_user_mask` (``True`` / ``> 0.5``
-= hole). Masks may be ``(H, W)`` or ``(H, W, C)`` (a pixel is a hole when any channel is), or
+Masks follow the edge convention (DESIGN.md section 2): **the mask marks the area to fill**,
+binarized on the client by the one rule (:func:`tfinpaint.data.polarity.hole_from_user_mask`:
+a 0/1 mask where 1, a 0..255 mask where >= 128, bool ``True``) and sent as 0/255, which the
+signatures' graph rule reads as the same hole. Masks may be ``(H, W)`` or ``(H, W, C)``, or
 batched ``(N, H, W[, C])``.
 
 Errors come back as :class:`ServingError` with the gRPC status name (``INVALID_ARGUMENT``,
@@ -47,7 +47,7 @@ import grpc
 import numpy as np
 from PIL import Image
 
-from tfinpaint.data.polarity import hole_from_user_mask
+from tfinpaint.data.polarity import check_mask_size, hole_from_user_mask, resize_hole
 
 __all__ = ["ServingError", "GrpcClient", "RestClient", "prepare_request", "encode_png",
            "decode_png"]
@@ -116,24 +116,15 @@ def _image_uint8(image) -> np.ndarray:
     raise ValueError(f"image must be uint8 [0, 255] or float [0, 1]. Received: dtype={image.dtype}")
 
 
-def _hole(mask) -> np.ndarray:
-    """Edge mask -> bool hole; integer: nonzero = hole, bool/float: polarity's rule."""
-    mask = np.asarray(mask)
-    if mask.size == 0:
-        raise ValueError(f"Mask is empty. Received: shape={mask.shape}")
-    if np.issubdtype(mask.dtype, np.integer):
-        return mask != 0
-    return hole_from_user_mask(mask)[..., 0] > 0.5
-
-
 def prepare_request(image, mask) -> tuple[np.ndarray, np.ndarray, bool]:
     """Normalizes an image (batch) and mask to ``serving_default`` inputs.
 
     Args:
         image: uint8 or float ``[0, 1]``, ``(H, W, 3)`` or ``(N, H, W, 3)``.
-        mask: area to fill, ``(H, W)``, ``(H, W, C)``, ``(N, H, W)`` or ``(N, H, W, C)``
-            (integer: nonzero = hole; bool / float: ``True`` / ``> 0.5`` = hole). One ``(H, W)``
-            mask is used for every image of a batch.
+        mask: area to fill by the one rule of :mod:`tfinpaint.data.polarity`, ``(H, W)``,
+            ``(H, W, C)``, ``(N, H, W)`` or ``(N, H, W, C)``. One mask is used for every image
+            of a batch; a mask of another size with the image's aspect ratio is resized
+            (nearest).
 
     Returns:
         ``(image uint8 (N, H, W, 3), mask uint8 (N, H, W, 1) with 255 = hole, batched)``.
@@ -150,24 +141,18 @@ def prepare_request(image, mask) -> tuple[np.ndarray, np.ndarray, bool]:
     mask = np.asarray(mask)
     if mask.dtype.kind not in "biuf":
         raise ValueError(f"mask must be bool, integer or float. Received: dtype={mask.dtype}")
-    # Channel axis: a trailing axis of size 1, 3 or 4 after the spatial ones.
-    has_channels = mask.ndim == (4 if batched else 3) or (
-        not batched and mask.ndim == 3 and mask.shape[-1] in (1, 3, 4)
-    )
-    if np.issubdtype(mask.dtype, np.integer):
-        hole = mask != 0
-        if has_channels:
-            hole = hole.any(axis=-1)
-    else:
-        hole = _hole(mask if has_channels else mask[..., None])
-    if hole.ndim == 2:
-        hole = np.broadcast_to(hole, (n, *hole.shape))
-    if hole.ndim != 3 or hole.shape != (n, h, w):
-        raise ValueError(
-            f"mask must cover the image: expected (H, W) = {(h, w)}" +
-            (f" for a batch of {n}" if batched else "") +
-            f". Received: mask shape={tuple(mask.shape)}, image shape={tuple(image.shape)}"
-        )
+    # One mask (H, W[, C]) for every image, or one per image (N, H, W[, C]).
+    per_image = batched and (mask.ndim == 4 or (mask.ndim == 3 and mask.shape[0] == n
+                                                and mask.shape[-1] not in (1, 2, 3, 4)))
+    if batched and mask.ndim == 3 and mask.shape[0] == n and mask.shape[1:] == (h, w):
+        per_image = True
+    masks = list(mask) if per_image else [mask] * n
+    holes = []
+    for m in masks:
+        hole = hole_from_user_mask(m)[..., 0] > 0.5
+        check_mask_size(hole.shape, (h, w))
+        holes.append(resize_hole(hole, h, w))
+    hole = np.stack(holes)
     return images, (hole.astype(np.uint8) * 255)[..., None], batched
 
 
@@ -323,7 +308,7 @@ class GrpcClient(_Retrying):
 
         Args:
             image_bytes: one file's bytes, or a list of them (a batch).
-            mask_bytes: the matching mask file(s); a pixel > 127 is a hole.
+            mask_bytes: the matching mask file(s) (the one mask rule).
 
         Returns:
             PNG bytes (a list of them for a list input).

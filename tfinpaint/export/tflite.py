@@ -2,8 +2,9 @@
 
 Model contract (one signature, ``serving_default``), the serving contract at a fixed size:
 
-- inputs ``image`` uint8 ``[1, H, W, 3]`` and ``mask`` uint8 ``[1, H, W, 1]``, **nonzero = area
-  to fill** (as ``cv2.inpaint`` and the SavedModel's ``serving_default``);
+- inputs ``image`` uint8 ``[1, H, W, 3]`` and ``mask`` uint8 ``[1, H, W, 1]``, **white = area
+  to fill** by the one rule of :mod:`tfinpaint.data.polarity` (as the SavedModel's
+  ``serving_default``);
 - output ``inpainted`` uint8 ``[1, H, W, 3]``: known pixels are the input's, bit for bit;
 - with ``with_prediction=True`` a second output ``prediction``, float32 ``[1, H, W, 3]``: the
   network's ``"output"`` clipped to ``[0, 1]`` (before compositing), which is what
@@ -42,18 +43,11 @@ left alone: the I/O stays uint8 pixels with no scale/zero-point to apply, identi
 quantization, and everything between the two casts runs in int8. The image enters the int8
 domain with scale 1 (exact, it is integer), the hole mask with scale 1/255 (exact for 0/1).
 
-Why the graph core is written here rather than reusing
-:func:`tfinpaint.export.saved_model.inpaint_uint8` (same maths; see the lead's notes):
-
-1. ``tf.not_equal`` on uint8 is not a TFLite builtin (it becomes a Flex op), so the hole is
-   ``minimum(float(mask), 1)``, which is 1 exactly for every nonzero uint8 value.
-2. The int8 quantizer mis-scales ``round((known * x + hole * clip(out, 0, 1)) * 255)``: it gave
-   the ``[0, 1]`` composite the scale of the ``[0, 255]`` product (outputs off by ~128), and a
-   requantized ``clip`` after the sigmoid lost the ``* 255`` (holes off by ~45). The
-   composite is therefore computed in the 255 domain, ``known * x255 + hole *
-   clip(255 * out, 0, 255)``, which is the same number (``255 * clip(o, 0, 1) =
-   clip(255 * o, 0, 255)``), keeps known pixels exactly integer in float32 too, and quantizes
-   exactly (known pixels bit-exact, holes within one step on a test network).
+The graph is the SavedModel's: :func:`tfinpaint.data.polarity.tf_hole_from_user_mask` (the one
+mask rule, builtins only: the 0/1-or-0..255 scale is a REDUCE_MAX and a SELECT) and
+:func:`tfinpaint.edge.inpaint_uint8` (pad, run, crop, composite in the 255 domain, which the int8
+quantizer handles: a ``[0, 1]`` composite followed by ``* 255`` came out ~128 off).
+:func:`keras_reference` runs the same two functions eagerly.
 
 Example:
 ```python
@@ -254,18 +248,17 @@ def load_generator(source):
 
 
 def tflite_graph(generator, image, mask, size_multiple: int, with_prediction: bool = False):
-    """The TFLite signature body: uint8 image, uint8 mask (nonzero = hole) -> dict.
+    """The TFLite signature body: uint8 image, uint8 mask (the one mask rule) -> dict.
 
-    Static ``H, W``; the maths is :func:`tfinpaint.export.saved_model.inpaint_uint8`, shared
-    with the SavedModel signatures. The hole is ``minimum(float(mask), 1)`` rather than
-    ``mask != 0``: NOT_EQUAL on uint8 is not a TFLite builtin.
+    Static ``H, W``; :func:`tfinpaint.data.polarity.tf_hole_from_user_mask` then
+    :func:`tfinpaint.edge.inpaint_uint8`, exactly the SavedModel's ``serving_default``.
     """
-    import tensorflow as tf
+    from tfinpaint.data.polarity import tf_hole_from_user_mask
+    from tfinpaint.edge import inpaint_uint8
 
-    from tfinpaint.export.saved_model import inpaint_uint8
-
-    hole = tf.minimum(tf.cast(mask, tf.float32), 1.0)
-    inpainted, prediction = inpaint_uint8(generator, image, hole, size_multiple)
+    hole = tf_hole_from_user_mask(mask)
+    inpainted, prediction = inpaint_uint8(generator, image, hole, size_multiple,
+                                          int(getattr(generator, "min_size", 0) or 0))
     result = {"inpainted": inpainted}
     if with_prediction:
         result["prediction"] = prediction
@@ -404,7 +397,7 @@ def convert(
             `(256, 256)`.
         quantize: ``"none"``, ``"float16"``, ``"dynamic"`` or ``"int8"`` (module docstring).
         representative: for ``"int8"``: a callable returning an iterable of
-            ``{"image": uint8 [1,H,W,3], "mask": uint8 [1,H,W,1]}`` (nonzero = hole), or a
+            ``{"image": uint8 [1,H,W,3], "mask": uint8 [1,H,W,1]}`` (255 = hole), or a
             photo source (folder, glob, list), which is passed to
             :func:`representative_dataset`.
         calibration_steps: samples drawn when the calibration set is built from photos.
@@ -545,7 +538,7 @@ class TFLiteInpainter:
         self.outputs = tuple(signatures[SIGNATURE]["outputs"])
 
     def raw(self, image: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-        """Runs the signature on ``[1, H, W, 3]`` / ``[1, H, W, 1]`` uint8 (nonzero = hole)."""
+        """Runs the signature on ``[1, H, W, 3]`` / ``[1, H, W, 1]`` uint8 (the one mask rule)."""
         return self.runner(image=np.ascontiguousarray(image, np.uint8),
                            mask=np.ascontiguousarray(mask, np.uint8))
 
@@ -579,8 +572,9 @@ def run(model, image, mask, resize: str = "none", num_threads: int = 2) -> np.nd
     Args:
         model: ``.tflite`` path, bytes, or a :class:`TFLiteInpainter`.
         image: uint8 RGB ``(H, W, 3)`` (or ``(1, H, W, 3)``).
-        mask: edge mask ``(H, W)`` / ``(H, W, 1)``, **white = fill** (uint8 > 127, float > 0.5,
-            bool True; :func:`tfinpaint.data.polarity.hole_from_user_mask`).
+        mask: edge mask ``(H, W)`` / ``(H, W, C)``, **white = fill** by the one rule
+            (:func:`tfinpaint.data.polarity.hole_from_user_mask`); another size with the
+            image's aspect ratio is resized (nearest).
         resize: ``"none"`` (default): the image must have the model's fixed size, otherwise
             ``ValueError`` names both sizes. ``"letterbox"``: the image is resized (area) to
             fit the model's size with its aspect ratio, the border filled by edge replication
@@ -603,13 +597,12 @@ def run(model, image, mask, resize: str = "none", num_threads: int = 2) -> np.nd
     mask = np.asarray(mask)
     if mask.ndim == 4 and mask.shape[0] == 1:
         mask = mask[0]
+    from tfinpaint.data.polarity import check_mask_size, resize_hole
+
     hole = hole_from_user_mask(mask)[..., 0]
-    if hole.ndim != 2 or hole.shape != image.shape[:2]:
-        raise ValueError(
-            "mask must be (H, W) or (H, W, 1) with the image's H, W. Received: "
-            f"mask shape={mask.shape}, image shape={image.shape}"
-        )
     h, w = image.shape[:2]
+    check_mask_size(hole.shape, (h, w))
+    hole = resize_hole(hole, h, w)
     th, tw = runner.size
     if (h, w) == (th, tw):
         out = runner.raw(image[None], (hole * 255).astype(np.uint8)[None, ..., None])
@@ -647,21 +640,14 @@ def _psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
 def keras_reference(generator, image: np.ndarray, mask: np.ndarray, size_multiple=None):
     """Keras float reference of the TFLite graph: ``(prediction [0,1], inpainted uint8)``.
 
-    ``image`` uint8 ``[N, H, W, 3]``, ``mask`` uint8 ``[N, H, W, 1]`` (nonzero = hole). numpy
-    reflect padding (``numpy.pad(mode="reflect")``, what the graph's gather reproduces).
+    ``image`` uint8 ``[N, H, W, 3]``, ``mask`` ``[N, H, W, 1]`` (the one mask rule). Runs
+    :func:`tflite_graph`'s functions eagerly, so the check compares the converted model with
+    the very path it was converted from.
     """
     multiple = int(size_multiple or getattr(generator, "size_multiple", 1) or 1)
-    h, w = image.shape[1:3]
-    hole = (mask != 0).astype(np.float32)
-    known = 1.0 - hole
-    x255 = image.astype(np.float32)
-    x = x255 / 255.0
-    pad = [(0, 0), (0, (-h) % multiple), (0, (-w) % multiple), (0, 0)]
-    xp, kp = np.pad(x, pad, mode="reflect"), np.pad(known, pad, mode="reflect")
-    out = np.asarray(generator((xp * kp, kp), training=False)["output"], np.float32)
-    out255 = np.clip(out[:, :h, :w] * 255.0, 0.0, 255.0)
-    inpainted = np.round(known * x255 + hole * out255).astype(np.uint8)
-    return out255 / 255.0, inpainted
+    out = tflite_graph(generator, np.asarray(image, np.uint8), np.asarray(mask), multiple,
+                       with_prediction=True)
+    return np.asarray(out["prediction"], np.float32), np.asarray(out["inpainted"])
 
 
 @dataclasses.dataclass
@@ -696,7 +682,10 @@ def _check_inputs(images, masks, size):
             f"masks must match the images (N, H, W). Received: images {images.shape}, "
             f"masks {masks.shape}"
         )
-    return images, (masks != 0).astype(np.uint8) * 255
+    from tfinpaint.data.polarity import hole_from_user_mask
+
+    holes = hole_from_user_mask(masks, batched=True)
+    return images, (holes > 0.5).astype(np.uint8) * 255
 
 
 def check(source, tflite_models: Mapping[str, object], images, masks=None, size=None) -> dict:
@@ -709,7 +698,7 @@ def check(source, tflite_models: Mapping[str, object], images, masks=None, size=
             output.
         images: uint8 images ``(H, W, 3)`` at the models' size, or a photo folder (then
             ``size`` is required and one center-cropped photo is taken per mask).
-        masks: uint8 masks ``(H, W)`` (nonzero = hole), a mask preset name, or ``None``
+        masks: masks ``(H, W)`` (the one mask rule), a mask preset name, or ``None``
             (``"lama_medium"``, one per image).
         size: ``(H, W)`` when ``images`` is a folder.
 
