@@ -118,8 +118,25 @@ def _load_run(config_path: pathlib.Path, weights_path: pathlib.Path):
             f"missing (a run directory holds {RUN_CONFIG} + {RUN_WEIGHTS})."
         )
     model.load_weights(str(weights_path))
+    check_finite_weights(model, weights_path)
     logger.info("Loaded %s weights from %s", name, weights_path)
     return model
+
+
+def check_finite_weights(model, source) -> None:
+    """``ValueError`` naming the variables that hold NaN or Inf (a diverged or corrupted run:
+    such weights inpaint black or garbage holes without any other sign)."""
+    bad = []
+    for var in model.weights:
+        value = np.asarray(var)
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            count = int(value.size - np.count_nonzero(np.isfinite(value)))
+            bad.append(f"{getattr(var, 'path', var.name)} ({count} of {value.size} values)")
+    if bad:
+        raise ValueError(
+            f"weights {source}: {len(bad)} variable(s) hold NaN or Inf (a diverged or corrupted "
+            f"checkpoint): {'; '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+        )
 
 
 def load(name_or_path):
@@ -194,7 +211,9 @@ def load(name_or_path):
             import keras
 
             registry.list_models()  # imports model modules so custom layers are registered
-            return keras.saving.load_model(str(path), compile=False)
+            model = keras.saving.load_model(str(path), compile=False)
+            check_finite_weights(model, path)
+            return model
         raise ValueError(
             f"file {path}: not a loadable model (expected a run directory, a *.weights.h5 file "
             "next to its config.json, or a *.keras file)."

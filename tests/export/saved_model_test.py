@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfinpaint.data.polarity import hole_from_user_mask
 from tfinpaint.export.saved_model import (
     ENCODED_SIGNATURE,
     SERVING_SIGNATURE,
@@ -33,9 +34,9 @@ def tiny_generator(size_multiple=8):
 
 
 def reference(generator, image, mask, multiple):
-    """numpy version of the signature: reflect pad, run, crop, composite, round."""
+    """numpy version of the signature: the mask rule, reflect pad, run, crop, composite, round."""
     h, w = image.shape[1:3]
-    hole = (mask != 0).astype(np.float32)
+    hole = hole_from_user_mask(mask, batched=True)
     known = 1 - hole
     x = image.astype(np.float32) / 255
     pad = [(0, 0), (0, (-h) % multiple), (0, (-w) % multiple), (0, 0)]
@@ -58,7 +59,8 @@ def _request(batch, h, w, seed=0):
     image = rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
     mask = np.zeros((batch, h, w, 1), np.uint8)
     mask[:, h // 4 : h // 2, w // 3 : w // 2 + 3] = 255
-    mask[0, -3:, :5] = 1  # any nonzero value is a hole
+    mask[0, -3:, :5] = 128  # the one mask rule: a 0..255 mask is a hole where >= 128
+    mask[0, :3, :5] = 127  # ... and known below
     return image, mask
 
 

@@ -109,7 +109,7 @@ def run(args) -> int:
         "config": config,
         "recipe": spec.recipe,
         "converted_from": str(checkpoint.resolve()),
-        "converted_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "converted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "ignored_prefixes": list(args.ignore_prefix),
     }
     config_path.write_text(json.dumps(run_config, indent=2) + "\n")

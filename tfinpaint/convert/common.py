@@ -145,8 +145,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: np.asarray(data[k]) for k in data.files}
+        except ValueError as e:
+            if "pickle" in str(e):
+                raise ConversionError(
+                    f"file {path}: the .npz holds pickled Python objects, which are never "
+                    "loaded (they can run code). Save plain arrays: numpy.savez(out, **{k: "
+                    "v.numpy() for k, v in state_dict.items()})."
+                ) from None
+            raise ConversionError(f"file {path}: not a readable .npz of arrays ({e})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ConversionError(
+                f"file {path}: not a readable .npz of arrays ({type(e).__name__}: {e})"
+            ) from None
     if suffix in (".pth", ".pt", ".ckpt", ".bin"):
         try:
             import torch
@@ -241,7 +256,7 @@ def load_state_dict(
     """
     table = list(table)
     ignore_prefixes = tuple(ignore_prefixes)
-    missing, misshapen = [], []
+    missing, misshapen, nonfinite = [], [], []
     assignments = []
     used = set()
     for row in table:
@@ -255,6 +270,10 @@ def load_state_dict(
             if tuple(value.shape) != torch_shape:
                 misshapen.append(f"{key}: checkpoint shape {list(value.shape)}, expected "
                                  f"{list(torch_shape)} (for {row.keras_path})")
+                continue
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            if bad:
+                nonfinite.append(f"{key} ({bad} of {np.size(value)} values)")
                 continue
             assignments.append((key, var, port(value.astype(np.float32))))
     ignored = []
@@ -281,6 +300,11 @@ def load_state_dict(
         problems.append(f"unexpected (extra) keys ({len(extra)}): " + "; ".join(extra))
     if misshapen:
         problems.append(f"misshapen keys ({len(misshapen)}): " + "; ".join(misshapen))
+    if nonfinite:
+        problems.append(
+            f"keys holding NaN or Inf ({len(nonfinite)}; a diverged or corrupted checkpoint): "
+            + "; ".join(nonfinite)
+        )
     if unassigned:
         problems.append(
             f"Keras variables with no checkpoint entry ({len(unassigned)}): "

@@ -739,7 +739,8 @@ def image_dataset(
         )
     else:
         reporter = _BadFileReporter(resolved.kind) if on_error == "warn" else None
-        images = _skip_bad(elements, load, reporter, num_parallel_calls, deterministic)
+        images = _skip_bad(elements, load, reporter, num_parallel_calls, deterministic,
+                           max_bad_in_a_row=len(paths) if from_files else None)
     out_shape = [th, tw, 3] if crop is not None else [None, None, 3]
     images = images.map(
         lambda image, label: (tf.ensure_shape(image, out_shape), label),
@@ -765,7 +766,8 @@ def _parse_record(record):
     return parsed[_KEY_FILENAME], parsed[_KEY_ENCODED]
 
 
-def _skip_bad(elements, load, reporter, num_parallel_calls, deterministic):
+def _skip_bad(elements, load, reporter, num_parallel_calls, deterministic,
+              max_bad_in_a_row=None):
     """Runs ``load`` per element so that a failing element is dropped, and reported if asked.
 
     Each element goes through a one-element sub-dataset ``map(load).ignore_errors()``; a
@@ -773,6 +775,10 @@ def _skip_bad(elements, load, reporter, num_parallel_calls, deterministic):
     a failed decode becomes a flagged element that still carries the file's name (a plain
     ``map(...).ignore_errors()`` drops the element without saying which file it was). Flagged
     elements are filtered out, after ``reporter(label, data)`` warned about them.
+
+    ``max_bad_in_a_row`` (the number of files): that many failures in a row mean a whole pass
+    over the files gave nothing, so the dataset fails (``InvalidArgumentError`` saying so)
+    instead of repeating forever without yielding (a training run would never take a step).
     """
 
     def guarded(label, data, key):
@@ -804,6 +810,22 @@ def _skip_bad(elements, load, reporter, num_parallel_calls, deterministic):
             lambda: tf.py_function(reporter, [label, data], tf.bool),
         )
 
+    if max_bad_in_a_row:
+        limit = tf.constant(int(max_bad_in_a_row), tf.int64)
+
+        def count(bad_run, element):
+            image, label, data, ok = element
+            bad_run = tf.where(ok, tf.constant(0, tf.int64), bad_run + 1)
+            check = tf.debugging.assert_less_equal(  # fails on the first file of the 2nd pass
+                bad_run, limit,
+                message=f"none of the {int(max_bad_in_a_row)} image file(s) could be read or "
+                        "decoded (each failed, see the warnings naming them): nothing to "
+                        "train or evaluate on; check the image folder",
+            )
+            with tf.control_dependencies([check]):
+                return bad_run, (tf.identity(image), label, data, ok)
+
+        flagged = flagged.scan(tf.constant(0, tf.int64), count)
     return flagged.filter(keep).map(lambda image, label, data, ok: (image, label))
 
 

@@ -318,7 +318,7 @@ def tf_resize_hole(hole, height, width):
     gh, gw = tf.cast(in_h, tf.float64), tf.cast(in_w, tf.float64)
     ok = tf.logical_or(
         tf.logical_and(tf.equal(in_h, height), tf.equal(in_w, width)),
-        tf.abs(gh * fw / gw - fh) <= tf.maximum(1.0, 0.01 * fh),
+        tf.abs(gh * fw / gw - fh) <= tf.maximum(tf.constant(1.0, tf.float64), 0.01 * fh),
     )
     check = tf.debugging.Assert(ok, [
         "mask and image have different aspect ratios; a mask is resized to its image only "

@@ -107,6 +107,8 @@ def build(name: str, **overrides):
         raise KeyError(
             f"Unknown config keys for model {name!r}: {unknown}. Known keys: {sorted(spec.config)}"
         )
+    for key, value in overrides.items():
+        _check_override_type(name, key, spec.config[key], value)
     model = spec.builder(**{**spec.config, **overrides})
     for attr, value in (
         ("size_multiple", getattr(model, "size_multiple", None) or spec.size_multiple),
@@ -121,6 +123,28 @@ def build(name: str, **overrides):
     if spec.kind == "keras":
         ensure_built(model)
     return model
+
+
+def _check_override_type(name: str, key: str, default, value) -> None:
+    """``ValueError`` naming ``key`` when an override's type cannot be what the default is
+    (e.g. ``--config layer_size=notjson`` for an int)."""
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ValueError(
+            f"config key {key!r} of model {name!r} takes a {type(default).__name__} (default "
+            f"{default!r}). Received: {key}={value!r} ({type(value).__name__})"
+        )
 
 
 def ensure_built(model, size: int | None = None) -> None:
