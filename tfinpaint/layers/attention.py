@@ -513,8 +513,10 @@ class PixelContextualAttention(keras.layers.Layer):
         return self.combiner(merged), attention
 
     def compute_output_spec(self, inputs):
-        spec = keras.KerasTensor(tuple(inputs[0].shape), dtype=self.compute_dtype)
-        return spec, spec
+        # Two distinct tensors: a functional graph maps outputs by tensor identity.
+        shape = tuple(inputs[0].shape)
+        return (keras.KerasTensor(shape, dtype=self.compute_dtype),
+                keras.KerasTensor(shape, dtype=self.compute_dtype))
 
     def get_config(self):
         return {**super().get_config(), "mask_stride": self.mask_stride,
