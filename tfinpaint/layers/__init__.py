@@ -4,22 +4,33 @@ Every layer is serializable (registered as ``tfinpaint>Name``), dtype-policy awa
 stateless across calls (recurrent state is passed explicitly).
 """
 
-from tfinpaint.layers.attention import AttentionModule, KnowledgeConsistentAttention
+from tfinpaint.layers.attention import (
+    AttentionModule,
+    ContextualAttention,
+    KnowledgeConsistentAttention,
+    PixelContextualAttention,
+)
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
+from tfinpaint.layers.spectral_norm import SpectralNorm
+from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
 
 __all__ = [
     "AdaptiveFeatureMerge",
     "AttentionModule",
     "BatchNorm",
     "BilinearResize",
+    "ContextualAttention",
     "KnowledgeConsistentAttention",
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "PixelContextualAttention",
+    "SpectralNorm",
+    "SqueezeExcitation",
     "reflect_pad_to_multiple",
     "set_batchnorm_frozen",
 ]

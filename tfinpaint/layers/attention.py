@@ -81,6 +81,41 @@ def _attention_output_spec(feature_shape, dtype):
     )
 
 
+def attention_scores(feature, key_source, propagate_size=3):
+    """Steps 1-4 of the module docstring, shared by RFR-Net's KCA and MANet's attention.
+
+    Args:
+        feature: float32 ``(N, h, w, C)``, the queries.
+        key_source: float32 ``(N, h, w, C)``, the features the keys are made of: ``feature``
+            itself (RFR-Net) or ``feature * mask`` (MANet's ``background``, hole keys zeroed
+            before the ``+ 1e-7``, so they normalise to ``1 / sqrt(C)`` everywhere).
+        propagate_size: ``3`` (zero-padded 3x3 sum over neighbouring queries) or ``1``.
+
+    Returns:
+        ``(scores, keys)``: softmax scores ``(N, h*w, h*w)`` (query, key; row-major pixel
+        order) and the normalised keys ``(N, h*w, C)``.
+    """
+    shape = ops.shape(feature)
+    n, hw = shape[0], shape[1] * shape[2]
+    c = feature.shape[-1]
+    # 1. keys: every pixel, + 1e-7, L2-normalised over channels (official conv_kernels).
+    keys = ops.reshape(key_source, (n, hw, c)) + KEY_EPSILON
+    keys = keys / ops.sqrt(ops.sum(ops.square(keys), axis=-1, keepdims=True))
+    # 3. propagation as a zero-padded 3x3 sum of the raw queries (linear, so equal to the
+    # official avg_pool2d(scores, 3, 1, 1) * 9 with count_include_pad=True, or MANet's grouped
+    # 3x3 ones conv with padding 1).
+    queries = feature
+    if propagate_size == 3:
+        ones = ops.ones((3, 3, c, 1), dtype="float32")
+        queries = ops.depthwise_conv(
+            ops.pad(feature, [[0, 0], [1, 1], [1, 1], [0, 0]]), ones, padding="valid"
+        )
+    queries = ops.reshape(queries, (n, hw, c))
+    # 2. scores of every query against every normalised key; 4. softmax over the keys.
+    scores = ops.matmul(queries, ops.transpose(keys, (0, 2, 1)))  # (N, Q, K)
+    return ops.softmax(scores, axis=-1), keys
+
+
 @tfinpaint_export("tfinpaint.layers.KnowledgeConsistentAttention")
 class KnowledgeConsistentAttention(keras.layers.Layer):
     """Knowledge-consistent attention (RFR-Net, Li et al. CVPR 2020, Sec. 3.3, Eq. 4-5).
@@ -184,28 +219,10 @@ class KnowledgeConsistentAttention(keras.layers.Layer):
             )
         self._validate(feature, mask, prev_scores, prev_mask)
         f = ops.cast(feature, "float32")
-        shape = ops.shape(f)
-        n, h, w = shape[0], shape[1], shape[2]
+        n, h, w = ops.shape(f)[0], ops.shape(f)[1], ops.shape(f)[2]
         c = f.shape[-1]  # static (checked in build)
         hw = h * w
-
-        # 1. keys: every pixel, + 1e-7, L2-normalised over channels (official conv_kernels).
-        keys = ops.reshape(f, (n, hw, c)) + KEY_EPSILON
-        keys = keys / ops.sqrt(ops.sum(ops.square(keys), axis=-1, keepdims=True))
-
-        # 3. propagation as a zero-padded 3x3 sum of the raw queries (linear, so equal to the
-        # official avg_pool2d(scores, 3, 1, 1) * 9 with count_include_pad=True).
-        queries = f
-        if self.propagate_size == 3:
-            ones = ops.ones((3, 3, f.shape[-1], 1), dtype="float32")
-            queries = ops.depthwise_conv(
-                ops.pad(f, [[0, 0], [1, 1], [1, 1], [0, 0]]), ones, padding="valid"
-            )
-        queries = ops.reshape(queries, (n, hw, c))
-
-        # 2. scores of every query against every normalised key; 4. softmax over the keys.
-        scores = ops.matmul(queries, ops.transpose(keys, (0, 2, 1)))  # (N, Q, K)
-        scores = ops.softmax(scores, axis=-1)
+        scores, keys = attention_scores(f, f, self.propagate_size)
 
         # 5. knowledge-consistent blend with the previous recurrence.
         if prev_scores is not None:
@@ -354,3 +371,153 @@ class AttentionModule(keras.layers.Layer):
                 if self.bias_initializer is not None else None
             ),
         }
+
+
+def _check_feature_mask(feature, mask):
+    _check_rank4("feature", tuple(feature.shape))
+    _check_rank4("mask", tuple(mask.shape))
+    if mask.shape[-1] != 1:
+        raise ValueError(
+            f"mask must have 1 channel (1 = known). Received: mask.shape={tuple(mask.shape)}"
+        )
+    for a, b, what in ((feature.shape[1], mask.shape[1], "height"),
+                       (feature.shape[2], mask.shape[2], "width")):
+        if a is not None and b is not None and a != b:
+            raise ValueError(
+                f"mask must have the feature's {what} (resize it first). Received: "
+                f"feature.shape={tuple(feature.shape)}, mask.shape={tuple(mask.shape)}"
+            )
+
+
+@tfinpaint_export("tfinpaint.layers.ContextualAttention")
+class ContextualAttention(keras.layers.Layer):
+    """MANet's pixel-wise contextual attention (``ContextualAttentionModule``, patch 1).
+
+    Wang et al., "Multistage Attention Network for Image Inpainting", Pattern Recognition 2020;
+    official ``wangning-001/MANet`` ``ContextualAttention.py``. With ``m`` the mask at the
+    feature's resolution (1 = known):
+
+    1. keys from the known features only: ``K_k = (F_k m_k + 1e-7) / ||F_k m_k + 1e-7||``
+       (hole keys become the constant ``1 / sqrt(C)``, they are not removed);
+    2.-4. scores against the raw queries, summed over the 3x3 query neighbourhood, softmax over
+       the keys (no temperature): :func:`attention_scores`, shared with RFR-Net's KCA;
+    5. reconstruction ``rec_q = sum_k a(q, k) K_k`` (``conv_transpose2d`` with the normalised
+       keys) and the official blend ``out = rec * (1 - m) + F * m`` (``/ patch_size**2 = 1``).
+
+    The official code loops over the batch; here it is batched. Runs in float32 under mixed
+    precision; the output is cast back to the compute dtype.
+
+    Args:
+        propagate_size: ``3`` (official) or ``1``. Defaults to `3`.
+
+    Call arguments:
+        inputs: ``[feature, mask]``, feature ``(N, h, w, C)``, mask ``(N, h, w, 1)``.
+
+    Returns:
+        ``(N, h, w, C)``.
+    """
+
+    def __init__(self, propagate_size=3, **kwargs):
+        super().__init__(**kwargs)
+        if propagate_size not in (1, 3):
+            raise ValueError(f"propagate_size must be 1 or 3. Received: "
+                             f"propagate_size={propagate_size!r}")
+        self.propagate_size = int(propagate_size)
+
+    def call(self, inputs):
+        feature, mask = inputs
+        _check_feature_mask(feature, mask)
+        f = ops.cast(feature, "float32")
+        m = ops.cast(mask, "float32")
+        scores, keys = attention_scores(f, f * m, self.propagate_size)
+        rec = ops.reshape(ops.matmul(scores, keys), ops.shape(f))
+        return ops.cast(rec * (1.0 - m) + f * m, self.compute_dtype)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(tuple(inputs[0].shape), dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "propagate_size": self.propagate_size}
+
+
+@tfinpaint_export("tfinpaint.layers.PixelContextualAttention")
+class PixelContextualAttention(keras.layers.Layer):
+    """MANet ``PixelContextualAttention(C)``: attention, squeeze-excitation, 1x1 combiner.
+
+    ``combiner(SE(concat([F, CA(F, m)])))`` with ``m`` the full-resolution mask subsampled
+    like the official ``F.interpolate(mask, size)`` (nearest, source index ``i * stride``),
+    ``SE`` a :class:`~tfinpaint.layers.squeeze_excitation.SqueezeExcitation` of ``2C``
+    channels (ratio 1) and ``combiner`` a 1x1 ``Conv2d(2C, C)`` with bias. Child layers are
+    named like the official modules: ``ca`` (``CA_0``), ``squeeze_excitation``
+    (``SqueezeExc``: ``fc1`` = ``blocks.0``, ``fc2`` = ``blocks.2``) and ``combiner``.
+
+    Args:
+        mask_stride: resolution factor between the mask and the feature (MANet: 8 after
+            ``dec_4``, 4 after ``dec_3``). Defaults to `1`.
+        propagate_size: see :class:`ContextualAttention`. Defaults to `3`.
+
+    Call arguments:
+        inputs: ``[feature, mask]``, feature ``(N, h, w, C)``, mask ``(N, h*s, w*s, 1)``
+            (1 = known).
+
+    Returns:
+        ``(output, attention)``: ``output`` ``(N, h, w, C)`` (the official module's output)
+        and ``attention`` ``(N, h, w, C)``, the :class:`ContextualAttention` output.
+    """
+
+    def __init__(self, mask_stride=1, propagate_size=3, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_stride, bool) or int(mask_stride) != mask_stride or mask_stride < 1:
+            raise ValueError(
+                f"mask_stride must be an int >= 1. Received: mask_stride={mask_stride!r}"
+            )
+        from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
+
+        self.mask_stride = int(mask_stride)
+        self.propagate_size = int(propagate_size)
+        self.ca = ContextualAttention(propagate_size, dtype=self.dtype_policy, name="ca")
+        self.squeeze_excitation = SqueezeExcitation(1.0, dtype=self.dtype_policy,
+                                                    name="squeeze_excitation")
+        self.combiner = None
+
+    def build(self, input_shape):
+        from tfinpaint.layers.squeeze_excitation import torch_default_initializers
+
+        feature_shape = tuple(input_shape[0])
+        _check_rank4("feature", feature_shape)
+        channels = feature_shape[-1]
+        if channels is None:
+            raise ValueError(f"The channel dimension of feature must be known. Received: "
+                             f"feature.shape={feature_shape}")
+        kernel_init, bias_init = torch_default_initializers(2 * channels)
+        self.combiner = keras.layers.Conv2D(
+            channels, 1, kernel_initializer=kernel_init, bias_initializer=bias_init,
+            dtype=self.dtype_policy, name="combiner",
+        )
+        self.squeeze_excitation.build((*feature_shape[:3], 2 * channels))
+        self.combiner.build((*feature_shape[:3], 2 * channels))
+
+    def call(self, inputs):
+        feature, mask = inputs
+        _check_rank4("mask", tuple(mask.shape))
+        s = self.mask_stride
+        fh, mh = feature.shape[1], mask.shape[1]
+        if fh is not None and mh is not None and fh * s != mh:
+            raise ValueError(
+                f"mask must be mask_stride={s} times the feature's size. Received: "
+                f"feature.shape={tuple(feature.shape)}, mask.shape={tuple(mask.shape)}"
+            )
+        small = downsample_nearest(ops.cast(mask, "float32"), s)
+        attention = self.ca([feature, small])
+        merged = self.squeeze_excitation(ops.concatenate([feature, attention], axis=-1))
+        return self.combiner(merged), attention
+
+    def compute_output_spec(self, inputs):
+        # Two distinct tensors: a functional graph maps outputs by tensor identity.
+        shape = tuple(inputs[0].shape)
+        return (keras.KerasTensor(shape, dtype=self.compute_dtype),
+                keras.KerasTensor(shape, dtype=self.compute_dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "mask_stride": self.mask_stride,
+                "propagate_size": self.propagate_size}

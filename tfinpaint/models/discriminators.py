@@ -19,9 +19,12 @@ sigmoid that EdgeConnect/MANet apply before their BCE loss is folded into the ``
   (and MANet's) inpainting discriminator; there every conv has ``bias=False``
   (``bias=not use_spectral_norm``).
 
-Spectral normalization is ``keras.layers.SpectralNormalization`` (one power iteration per
-training call). Keras' wrapper follows TF-Addons: a ``training=True`` call writes ``W / sigma``
-back into the kernel variable, so inference calls use the normalized kernel as stored.
+Spectral normalization is :class:`tfinpaint.layers.SpectralNorm`, PyTorch's
+``torch.nn.utils.spectral_norm``: the raw kernel (``weight_orig``) and the power-iteration
+vectors ``u``, ``v`` are variables, a ``training=True`` call runs one power iteration and
+updates ``u``/``v``, and inference divides by ``sigma = u . (W v)`` from the stored vectors, so
+official (EdgeConnect/MANet) discriminator checkpoints load and match in both modes. (Keras'
+``SpectralNormalization`` overwrites the kernel with ``W / sigma`` instead.)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import keras
 
 from tfinpaint.api_export import tfinpaint_export
 from tfinpaint.layers.batch_norm import BatchNorm
+from tfinpaint.layers.spectral_norm import SpectralNorm
 
 
 def _conv(filters, kernel, stride, padding, use_bias, spectral_norm, name):
@@ -38,7 +42,7 @@ def _conv(filters, kernel, stride, padding, use_bias, spectral_norm, name):
         name=f"{name}_conv" if spectral_norm else name,
     )
     if spectral_norm:
-        return keras.layers.SpectralNormalization(conv, power_iterations=1, name=name)
+        return SpectralNorm(conv, n_power_iterations=1, name=name)
     return conv
 
 
@@ -98,7 +102,7 @@ class SNPatchGAN(_Discriminator):
         kernel_size: Defaults to `5`.
         with_mask: take ``(image, mask)`` and append the hole mask as a 4th channel.
             Defaults to `True` (DeepFill v2).
-        spectral_norm: wrap each conv in ``SpectralNormalization``. Defaults to `True`.
+        spectral_norm: wrap each conv in ``SpectralNorm``. Defaults to `True`.
 
     Call arguments:
         inputs: ``(image, mask)`` (image float [0, 1] ``(N, H, W, 3)``, mask ``(N, H, W, 1)``
@@ -155,7 +159,7 @@ class PatchGAN(_Discriminator):
     Args:
         base_filters: channels of the first conv. Defaults to `64` (C64-C128-C256-C512).
         num_downsampling: stride-2 convs. Defaults to `3` (70x70 receptive field).
-        spectral_norm: wrap each conv in ``SpectralNormalization``. Defaults to `False`.
+        spectral_norm: wrap each conv in ``SpectralNorm``. Defaults to `False`.
         norm: ``"batch"`` (pix2pix) or ``"none"`` (EdgeConnect with spectral norm).
             Defaults to `"batch"`.
         with_mask: take ``(image, mask)`` and append the hole mask (1 = hole). Defaults to

@@ -96,6 +96,58 @@ class MaskConcat(keras.layers.Layer):
         return {**super().get_config(), "channels": list(self.channels)}
 
 
+def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_encoder_bn=False,
+                     after_decoder=None):
+    """The functional U-Net of :class:`PConvUNet` (and MANet's :class:`MSANet`).
+
+    Args:
+        image_in, mask_in: the symbolic ``(N, H, W, 3)`` image and ``(N, H, W, 1)`` mask.
+        layer_size, hidden_bias, freeze_encoder_bn: see :class:`PConvUNet`.
+        after_decoder: optional ``fn(level, x) -> x`` applied to the output of ``dec_level``
+            (after its BatchNorm and activation), e.g. MANet's attention after ``dec_4`` and
+            ``dec_3``; the mask path is unchanged.
+
+    Returns:
+        The raw ``dec_1`` output ``(N, H, W, 3)``.
+    """
+    levels = encoder_levels(layer_size)
+    feats = [image_in]  # h_0 = input image, h_i = output of enc_i
+    masks = [mask_in]
+    channels = [3]
+    x, m = image_in, mask_in
+    for i, (k, c) in enumerate(levels, start=1):
+        # PyTorch Conv2d(k, stride 2, padding (k-1)//2): symmetric padding (DESIGN 8).
+        x, m = PartialConv2D(
+            c, k, strides=2, padding=(k - 1) // 2, use_bias=bool(hidden_bias),
+            name=f"enc_{i}",
+        )([x, m])
+        if i > 1:  # no BatchNorm after the first layer (paper Section 3.3)
+            x = BatchNorm(frozen_stats=bool(freeze_encoder_bn), name=f"enc_{i}_bn")(x)
+        x = keras.layers.ReLU(name=f"enc_{i}_relu")(x)
+        feats.append(x)
+        masks.append(m)
+        channels.append(c)
+
+    for i in range(layer_size, 0, -1):
+        out_c = 3 if i == 1 else levels[i - 2][1]
+        x = NearestUpsample(2, name=f"dec_{i}_up")(x)
+        m = NearestUpsample(2, name=f"dec_{i}_mask_up")(m)
+        up_c = channels[i] if i == layer_size else levels[i - 1][1]
+        x = keras.layers.Concatenate(axis=-1, name=f"dec_{i}_concat")([x, feats[i - 1]])
+        m = MaskConcat((up_c, channels[i - 1]), name=f"dec_{i}_mask_concat")(
+            [m, masks[i - 1]]
+        )
+        x, m = PartialConv2D(
+            out_c, 3, strides=1, padding=1, use_bias=bool(hidden_bias) or i == 1,
+            name=f"dec_{i}",
+        )([x, m])
+        if i > 1:
+            x = BatchNorm(name=f"dec_{i}_bn")(x)
+            x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"dec_{i}_lrelu")(x)
+        if after_decoder is not None:
+            x = after_decoder(i, x)
+    return x
+
 @tfinpaint_export("tfinpaint.models.PConvUNet")
 class PConvUNet(keras.Model):
     """Partial-convolution U-Net (Liu et al., ECCV 2018).
@@ -152,40 +204,7 @@ class PConvUNet(keras.Model):
         image_in = keras.Input((None, None, 3), name="image")
         mask_in = keras.Input((None, None, 1), name="mask")
 
-        levels = encoder_levels(layer_size)
-        feats = [image_in]  # h_0 = input image, h_i = output of enc_i
-        masks = [mask_in]
-        channels = [3]
-        x, m = image_in, mask_in
-        for i, (k, c) in enumerate(levels, start=1):
-            # PyTorch Conv2d(k, stride 2, padding (k-1)//2): symmetric padding (DESIGN 8).
-            x, m = PartialConv2D(
-                c, k, strides=2, padding=(k - 1) // 2, use_bias=bool(hidden_bias),
-                name=f"enc_{i}",
-            )([x, m])
-            if i > 1:  # no BatchNorm after the first layer (paper Section 3.3)
-                x = BatchNorm(frozen_stats=bool(freeze_encoder_bn), name=f"enc_{i}_bn")(x)
-            x = keras.layers.ReLU(name=f"enc_{i}_relu")(x)
-            feats.append(x)
-            masks.append(m)
-            channels.append(c)
-
-        for i in range(layer_size, 0, -1):
-            out_c = 3 if i == 1 else levels[i - 2][1]
-            x = NearestUpsample(2, name=f"dec_{i}_up")(x)
-            m = NearestUpsample(2, name=f"dec_{i}_mask_up")(m)
-            up_c = channels[i] if i == layer_size else levels[i - 1][1]
-            x = keras.layers.Concatenate(axis=-1, name=f"dec_{i}_concat")([x, feats[i - 1]])
-            m = MaskConcat((up_c, channels[i - 1]), name=f"dec_{i}_mask_concat")(
-                [m, masks[i - 1]]
-            )
-            x, m = PartialConv2D(
-                out_c, 3, strides=1, padding=1, use_bias=bool(hidden_bias) or i == 1,
-                name=f"dec_{i}",
-            )([x, m])
-            if i > 1:
-                x = BatchNorm(name=f"dec_{i}_bn")(x)
-                x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"dec_{i}_lrelu")(x)
+        x = pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias, freeze_encoder_bn)
 
         if output_activation == "sigmoid":
             x = keras.layers.Activation("sigmoid", name="output_sigmoid")(x)

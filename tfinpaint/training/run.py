@@ -78,13 +78,20 @@ def _build_models(spec, config, recipe, size):
     return generator, discriminator
 
 
-def _load_pretrained(generator, source):
-    """Loads pre-training generator weights from a run dir, a checkpoint dir or a .h5 file."""
+def _load_pretrained(generator, source, discriminator=None):
+    """Loads pre-training generator weights from a run dir, a checkpoint dir or a .h5 file.
+
+    A run directory's ``discriminator.weights.h5`` (written by ``tfinpaint convert`` for an
+    official checkpoint that has a discriminator) is loaded into ``discriminator`` too."""
     source = os.fspath(source)
     if os.path.isdir(source):
         h5 = os.path.join(source, "generator.weights.h5")
         if os.path.isfile(h5):
             generator.load_weights(h5)
+            d_h5 = os.path.join(source, "discriminator.weights.h5")
+            if discriminator is not None and os.path.isfile(d_h5):
+                discriminator.load_weights(d_h5)
+                return f"{h5} and {d_h5}"
             return h5
         ckpt_dir = os.path.join(source, "checkpoints") if os.path.isdir(
             os.path.join(source, "checkpoints")) else source
@@ -93,7 +100,10 @@ def _load_pretrained(generator, source):
             raise FileNotFoundError(
                 f"finetune_from={source}: no generator.weights.h5 and no checkpoint found."
             )
-        tf.train.Checkpoint(generator=generator).restore(latest).expect_partial()
+        parts = {"generator": generator}
+        if discriminator is not None:
+            parts["discriminator"] = discriminator
+        tf.train.Checkpoint(**parts).restore(latest).expect_partial()
         return latest
     if source.endswith(".weights.h5") and os.path.isfile(source):
         generator.load_weights(source)
@@ -248,7 +258,7 @@ def train(
             g_spec = recipe_obj.g_optimizer
             if finetune_from is not None:
                 if tf.train.latest_checkpoint(ckpt_dir) is None:
-                    loaded = _load_pretrained(generator, finetune_from)
+                    loaded = _load_pretrained(generator, finetune_from, discriminator)
                     print(f"Loaded pre-training generator weights from {loaded}", flush=True)
                 info = apply_finetune(generator, recipe_obj.finetune)
                 g_spec = dataclasses.replace(g_spec, learning_rate=info["learning_rate"])
@@ -261,7 +271,11 @@ def train(
             )
             d_opt = None
             if discriminator is not None:
-                d_opt = (recipe_obj.d_optimizer or recipe_obj.g_optimizer).build()
+                d_spec = recipe_obj.d_optimizer or recipe_obj.g_optimizer
+                if finetune_from is not None and recipe_obj.finetune.d_learning_rate:
+                    d_spec = dataclasses.replace(
+                        d_spec, learning_rate=recipe_obj.finetune.d_learning_rate)
+                d_opt = d_spec.build()
             trainer.compile(g_spec.build(), d_opt, jit_compile=bool(jit_compile))
             return trainer
 

@@ -13,7 +13,8 @@ One training step (``train_step``), for a batch ``(image, mask)`` with mask 1 = 
 1. ``outputs = G((image, mask))`` (every output cast to float32, so losses run in float32 under
    any mixed-precision policy);
 2. with a discriminator: ``fake = composite`` (or the raw output, ``recipe.adversarial_on``),
-   D is updated on ``D(image)`` vs ``D(stop_gradient(fake))``;
+   D is updated on ``recipe.d_loss_weight * adv.discriminator_loss(D(image),
+   D(stop_gradient(fake)))``;
 3. G's loss = every recipe term + ``recipe.adversarial_weight * adv.generator_loss(D(fake))``
    computed with the *updated* D, then G is updated.
 
@@ -357,6 +358,7 @@ class InpaintingTrainer(keras.Model):
             real_logits, _ = self._disc(image, mask, training=True)
             fake_logits, _ = self._disc(fake, mask, training=True)
             d_loss = _scalar(self.adversarial_loss.discriminator_loss(real_logits, fake_logits))
+            d_loss = d_loss * self.recipe.d_loss_weight  # recipe data (MANet: 0.5)
             scaled = self.d_optimizer.scale_loss(d_loss * fraction)
         self._apply(self.d_optimizer, scaled, tape, self.discriminator.trainable_variables)
         return d_loss, _mean_logits(real_logits), _mean_logits(fake_logits)

@@ -48,10 +48,15 @@ class FineTuneStage:
         freeze_batchnorm: ``"all"`` (RFR: every BN in inference mode), ``"encoder"`` (PConv: the
             encoder's BN only) or ``"none"``. Gamma/beta stay trainable, as in the official codes.
         learning_rate: generator learning rate in this stage.
+        d_learning_rate: discriminator learning rate in this stage, or ``None`` to keep the
+            recipe's ``d_optimizer`` rate.
     """
 
     freeze_batchnorm: str = "all"
     learning_rate: float = 5e-5
+    # Discriminator learning rate in this stage (MANet: 0.1 x the fine-tune lr); None keeps
+    # the recipe's d_optimizer learning rate.
+    d_learning_rate: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Recipe:
     adversarial: str | None = None  # one of ADVERSARIAL_KINDS
     adversarial_weight: float = 0.0
     adversarial_on: str = "composite"
+    # Multiplier of the discriminator loss (MANet: (BCE(real) + BCE(fake)) / 2 -> 0.5).
+    d_loss_weight: float = 1.0
     g_optimizer: OptimizerSpec = OptimizerSpec()
     d_optimizer: OptimizerSpec | None = None
     finetune: FineTuneStage | None = None
@@ -90,6 +97,7 @@ _RECIPES: dict[str, Recipe] = {}
 _RECIPE_MODULES = (
     "tfinpaint.training.recipes.pconv_unet",
     "tfinpaint.training.recipes.rfr_net",
+    "tfinpaint.training.recipes.msa_net",
 )
 _loaded = False
 
