@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tests.test_case import TestCase
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
@@ -47,4 +48,41 @@ class BatchNormTest(TestCase):
 
         self.run_layer_test(
             BatchNorm, {"frozen_stats": True}, input_fn, expected_num_trainable_weights=2,
+        )
+
+    def test_unbiased_variance_matches_pytorch_running_var(self):
+        # torch.nn.BatchNorm2d: running_var = 0.9 * old + 0.1 * unbiased batch variance, while
+        # the forward normalizes with the biased one.
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((2, 3, 5, 4)).astype("float32") * 2 + 0.5
+        biased, unbiased = BatchNorm(), BatchNorm(unbiased_variance=True)
+        for bn in (biased, unbiased):
+            bn.build(x.shape)
+            bn.moving_variance.assign(np.full(4, 0.7, "float32"))
+        out_b, out_u = biased(x, training=True), unbiased(x, training=True)
+        self.assertAllClose(out_u, out_b, atol=1e-6)
+        var = x.var(axis=(0, 1, 2), ddof=1)  # n = 30 values per channel
+        self.assertAllClose(unbiased.moving_variance, 0.9 * 0.7 + 0.1 * var, atol=1e-6)
+        self.assertAllClose(biased.moving_variance, 0.9 * 0.7 + 0.1 * var * 29 / 30, atol=1e-6)
+        self.assertAllClose(unbiased.moving_mean, 0.1 * x.mean(axis=(0, 1, 2)), atol=1e-6)
+        # inside a traced function (dynamic shape), with frozen stats nothing moves
+        fn = tf.function(lambda t: unbiased(t, training=True),
+                         input_signature=[tf.TensorSpec((None, None, None, 4))])
+        before = unbiased.moving_variance.numpy().copy()
+        fn(x)
+        self.assertAllClose(unbiased.moving_variance, 0.9 * before + 0.1 * var, atol=1e-6)
+        unbiased.frozen_stats = True
+        after = unbiased.moving_variance.numpy().copy()
+        unbiased(x, training=True)
+        self.assertAllEqual(unbiased.moving_variance, after)
+        with self.assertRaisesRegex(ValueError, "renorm"):
+            BatchNorm(unbiased_variance=True, renorm=True)
+
+    def test_unbiased_layer_contract(self):
+        def input_fn(b, h, w):
+            return [np.random.default_rng(b + h).standard_normal((b, h, w, 3)).astype("float32")]
+
+        self.run_layer_test(
+            BatchNorm, {"unbiased_variance": True, "center": False, "scale": False}, input_fn,
+            expected_num_trainable_weights=0, run_export=False,
         )
