@@ -6,9 +6,11 @@ stateless across calls (recurrent state is passed explicitly).
 
 from tfinpaint.layers.attention import AttentionModule, KnowledgeConsistentAttention
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
+from tfinpaint.layers.dynamic_filter import MaskAwareDynamicConv
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.pointwise_norm import PointwiseNorm
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "BatchNorm",
     "BilinearResize",
     "KnowledgeConsistentAttention",
+    "MaskAwareDynamicConv",
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "PointwiseNorm",
     "reflect_pad_to_multiple",
     "set_batchnorm_frozen",
 ]
