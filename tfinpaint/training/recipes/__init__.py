@@ -17,6 +17,7 @@ LOSS_NAMES = (
     "valid",  # mean(|y - out| * M) over all elements
     "hole",  # mean(|y - out| * (1 - M)) over all elements
     "tv",  # total variation on the hole region
+    "tv_image",  # total variation of the whole image (MADF loss.py::total_variation_loss)
     "tv_dilated",  # total variation on the 1-px dilated hole region (PConv paper)
     "perceptual",  # L1 between VGG features (layer set from the recipe)
     "style",  # L1 between Gram matrices / (C*H*W)
@@ -27,6 +28,7 @@ LOSS_NAMES = (
     "feature_matching",  # L1 between discriminator features of real and fake
 )
 ON_CHOICES = ("raw", "composite", "both")
+PIXEL_SPACES = ("image", "imagenet")
 ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
 
 
@@ -104,6 +106,9 @@ class Recipe:
     feature_network: str = "vgg16"  # loss network for perceptual/style ("vgg16" | "vgg19")
     feature_layers: tuple[str, ...] = ("pool1", "pool2", "pool3")
     feature_normalization: str = "none"  # "none" | "imagenet" | "caffe"
+    # Space of the pixel terms (valid, hole, l1, tv*, frequency): "image" ([0, 1]) or
+    # "imagenet" ((x - mean) / std, where MADF's official code computes them).
+    pixel_space: str = "image"
     adversarial: str | None = None  # one of ADVERSARIAL_KINDS
     adversarial_weight: float = 0.0
     adversarial_on: str = "composite"
@@ -117,6 +122,10 @@ class Recipe:
         if self.adversarial not in ADVERSARIAL_KINDS:
             raise ValueError(
                 f"adversarial must be one of {ADVERSARIAL_KINDS}. Received: {self.adversarial!r}"
+            )
+        if self.pixel_space not in PIXEL_SPACES:
+            raise ValueError(
+                f"pixel_space must be one of {PIXEL_SPACES}. Received: {self.pixel_space!r}"
             )
         names = [t.metric_name for t in self.terms]
         if len(set(names)) != len(names):
@@ -133,6 +142,7 @@ _RECIPES: dict[str, Recipe] = {}
 _RECIPE_MODULES = (
     "tfinpaint.training.recipes.pconv_unet",
     "tfinpaint.training.recipes.rfr_net",
+    "tfinpaint.training.recipes.madf",
 )
 _loaded = False
 
