@@ -16,7 +16,8 @@ Layouts (DESIGN section 8):
   scatter ``in[i, y] * W[.., ky]`` to ``out[y * s + ky - p]``).
 - ``BatchNorm2d`` ``weight, bias, running_mean, running_var`` -> ``gamma, beta, moving_mean,
   moving_variance`` (``num_batches_tracked`` is accepted and unused: PyTorch uses it only when
-  ``momentum=None``).
+  ``momentum=None``). ``BatchNorm2d(affine=False)`` has only ``running_mean, running_var``
+  (kind ``"bn_stats"``, a Keras BatchNormalization with ``center=False, scale=False``).
 - a parameter tensor (``nn.Parameter``) -> a Keras weight of the same shape.
 - ``Linear.weight`` ``(out, in)`` -> Keras ``Dense.kernel`` ``(in, out)``: transpose (kind
   ``"linear"``, with the bias when the Dense layer has one).
@@ -45,7 +46,10 @@ CONV_PERMUTATION = (2, 3, 1, 0)
 _INVERSE_CONV = tuple(int(i) for i in np.argsort(CONV_PERMUTATION))
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
 BN_IGNORED = ("num_batches_tracked",)
-KINDS = ("conv", "conv_bias", "conv_transpose", "bn", "param", "linear", "spectral_norm")
+KINDS = (
+    "conv", "conv_bias", "conv_transpose", "bn", "param", "linear", "spectral_norm",
+    "conv_transpose_bias", "bn_stats",
+)
 
 
 class ConversionError(ValueError):
@@ -62,9 +66,11 @@ class Row:
             (``"rfr_module/att/att/ratio"``).
         prefix: state_dict key prefix (``"RFRModule.enc_1.0"``); for ``"param"`` the full key.
         kind: ``"conv"`` (kernel only; also partial convs), ``"conv_bias"`` (kernel + bias),
-            ``"conv_transpose"``, ``"bn"``, ``"param"``, ``"linear"`` (Dense kernel + bias, if
-            any) or ``"spectral_norm"`` (a ``SpectralNorm`` wrapper: ``weight_orig``,
-            ``weight_u``, ``weight_v`` and the bias, if any).
+            ``"conv_transpose"``, ``"conv_transpose_bias"`` (kernel + bias), ``"bn"``,
+            ``"bn_stats"`` (affine-free BatchNorm: running statistics only), ``"param"``,
+            ``"linear"`` (Dense kernel + bias, if any) or ``"spectral_norm"`` (a
+            ``SpectralNorm`` wrapper: ``weight_orig``, ``weight_u``, ``weight_v`` and the
+            bias, if any).
     """
 
     keras_path: str
@@ -256,17 +262,26 @@ def _targets(model, row: Row) -> list[tuple[str, object, tuple[int, ...], callab
         if getattr(inner, "bias", None) is not None:
             out.append((f"{row.prefix}.bias", inner.bias, tuple(inner.bias.shape), np.asarray))
         return out
-    if row.kind in ("conv", "conv_bias", "conv_transpose"):
+    if row.kind in ("conv", "conv_bias", "conv_transpose", "conv_transpose_bias"):
         kernel = layer.kernel
-        port = port_conv_transpose_kernel if row.kind == "conv_transpose" else port_conv_kernel
+        transposed = row.kind.startswith("conv_transpose")
+        port = port_conv_transpose_kernel if transposed else port_conv_kernel
         out = [(f"{row.prefix}.weight", kernel, torch_conv_shape(kernel.shape), port)]
-        if row.kind == "conv_bias":
+        if row.kind.endswith("_bias"):
             out.append((f"{row.prefix}.bias", layer.bias, tuple(layer.bias.shape), np.asarray))
         elif getattr(layer, "bias", None) is not None:
             raise KeyError(f"Layer {row.keras_path!r} has a bias but the row is kind 'conv'.")
         return out
-    if row.kind == "bn":
+    if row.kind in ("bn", "bn_stats"):
         pairs = zip(BN_SUFFIXES, ("gamma", "beta", "moving_mean", "moving_variance"))
+        if row.kind == "bn_stats":  # BatchNorm2d(affine=False): no weight/bias, none in Keras
+            for attr in ("gamma", "beta"):
+                if getattr(layer, attr, None) is not None:
+                    raise KeyError(
+                        f"Layer {row.keras_path!r} has {attr} but the row is kind 'bn_stats' "
+                        "(affine=False); use kind 'bn'."
+                    )
+            pairs = list(pairs)[2:]
         return [
             (f"{row.prefix}.{suffix}", getattr(layer, attr), tuple(getattr(layer, attr).shape),
              np.asarray)

@@ -11,9 +11,11 @@ from tfinpaint.layers.attention import (
     PixelContextualAttention,
 )
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
+from tfinpaint.layers.dynamic_filter import MaskAwareDynamicConv
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.pointwise_norm import PointwiseNorm
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
 from tfinpaint.layers.spectral_norm import SpectralNorm
 from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
@@ -25,10 +27,12 @@ __all__ = [
     "BilinearResize",
     "ContextualAttention",
     "KnowledgeConsistentAttention",
+    "MaskAwareDynamicConv",
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
     "PixelContextualAttention",
+    "PointwiseNorm",
     "SpectralNorm",
     "SqueezeExcitation",
     "reflect_pad_to_multiple",

@@ -6,6 +6,13 @@ loss from ``LOSS_NAMES``, its weight, which generator output it supervises and w
 computed on the raw output, on the composite ``M * y + (1 - M) * out`` or on both (sum, as RFR /
 PConv do for perceptual and style).
 
+Pixel terms are computed on ``[0, 1]`` images (``pixel_space="image"``) or, as MADF's official
+``loss.py`` does, on ImageNet-normalised tensors ``(x - mean) / std`` (``pixel_space="imagenet"``;
+an L1 there is the ``[0, 1]`` L1 weighted by ``1 / std`` per channel, and so is the TV). The
+composite is formed in ``[0, 1]`` and normalised after, which equals the official composite of
+normalised tensors (the map is affine). Feature terms are unaffected: the extractor applies its
+own input normalisation.
+
 VGG features are computed **once per distinct image** (the target, and each supervised output's
 raw and composite images) and shared between the perceptual, style and correlation terms.
 """
@@ -18,7 +25,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfinpaint.losses import adversarial, frequency, perceptual, pixel
-from tfinpaint.losses.terms import LOSS_NAMES, LossTerm
+from tfinpaint.losses.feature_network import IMAGENET_MEAN, IMAGENET_STD
+from tfinpaint.losses.terms import LOSS_NAMES, PIXEL_SPACES, LossTerm
 
 FEATURE_LOSSES = ("perceptual", "style", "correlation")
 
@@ -40,6 +48,8 @@ class GeneratorLoss:
             perceptual, relu2_2/relu3_4/relu4_4/relu5_2 for style; Region-wise: pool1..3 for
             style, pool2 for correlation). Defaults: every extractor layer for perceptual and
             style, ``("pool2",)`` for correlation.
+        pixel_space: ``"image"`` (default) or ``"imagenet"``: the space of the pixel terms
+            (see the module docstring).
 
     Call arguments:
         target: ground truth ``(N, H, W, 3)`` in ``[0, 1]``.
@@ -54,8 +64,9 @@ class GeneratorLoss:
 
     Per-loss behaviour (see each function): ``valid``/``hole`` :func:`pixel.valid_l1` /
     :func:`pixel.hole_l1`; ``tv`` :func:`pixel.total_variation` on the hole region (``tv_dilated``
-    with ``dilated=True``); ``l1`` :func:`pixel.l1`; ``perceptual``/``style``/``correlation``
-    against the target's features; ``low_frequency`` :func:`frequency.low_frequency_loss`;
+    with ``dilated=True``; ``tv_image`` on the whole image, MADF); ``l1`` :func:`pixel.l1`;
+    ``perceptual``/``style``/``correlation`` against the target's features; ``low_frequency``
+    :func:`frequency.low_frequency_loss`;
     ``high_frequency`` :func:`frequency.high_frequency_loss` weighted by the hole (Baik);
     ``feature_matching`` :func:`adversarial.feature_matching_loss` (ignores ``output``/``on``).
     """
@@ -65,7 +76,13 @@ class GeneratorLoss:
         terms: Sequence[LossTerm],
         feature_extractor=None,
         layer_sets: Mapping[str, Sequence[str]] | None = None,
+        pixel_space: str = "image",
     ):
+        if pixel_space not in PIXEL_SPACES:
+            raise ValueError(
+                f"pixel_space must be one of {PIXEL_SPACES}. Received: pixel_space={pixel_space!r}"
+            )
+        self.pixel_space = pixel_space
         terms = tuple(terms)
         if not terms:
             raise ValueError("GeneratorLoss needs at least one LossTerm. Received: terms=()")
@@ -168,9 +185,18 @@ class GeneratorLoss:
             total = total + float(term.weight) * value
         return total, values
 
+    def _to_pixel_space(self, x):
+        if self.pixel_space == "imagenet":
+            mean = ops.convert_to_tensor(IMAGENET_MEAN, dtype="float32")
+            std = ops.convert_to_tensor(IMAGENET_STD, dtype="float32")
+            return (x - mean) / std
+        return x
+
     def _term_value(self, term, target, mask, image, features, kind):
         x = image(term.output, kind)
         loss = term.loss
+        if loss not in FEATURE_LOSSES:
+            x, target = self._to_pixel_space(x), self._to_pixel_space(target)
         if loss == "valid":
             return pixel.valid_l1(target, x, mask)
         if loss == "hole":
@@ -181,6 +207,8 @@ class GeneratorLoss:
             return pixel.total_variation(x, mask)
         if loss == "tv_dilated":
             return pixel.total_variation(x, mask, dilated=True)
+        if loss == "tv_image":
+            return pixel.total_variation(x)
         if loss == "low_frequency":
             return frequency.low_frequency_loss(target, x)
         if loss == "high_frequency":

@@ -14,6 +14,7 @@ LOSS_NAMES = (
     "valid",  # mean(|y - out| * M) over all elements
     "hole",  # mean(|y - out| * (1 - M)) over all elements
     "tv",  # total variation on the hole region
+    "tv_image",  # total variation of the whole image (MADF loss.py::total_variation_loss)
     "tv_dilated",  # total variation on the 1-px dilated hole region (PConv paper)
     "perceptual",  # L1 between VGG features (layer set from the recipe)
     "style",  # L1 between Gram matrices / (C*H*W)
@@ -24,6 +25,8 @@ LOSS_NAMES = (
     "feature_matching",  # L1 between discriminator features of real and fake
 )
 ON_CHOICES = ("raw", "composite", "both")
+# Space in which pixel losses are computed: [0, 1] images, or ImageNet-normalized (MADF).
+PIXEL_SPACES = ("image", "imagenet")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,7 @@ _MODEL_MODULES = (
     "tfinpaint.models.pconv_unet",
     "tfinpaint.models.rfr",
     "tfinpaint.models.msa",
+    "tfinpaint.models.madf",
 )
 
 

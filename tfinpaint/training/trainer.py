@@ -211,7 +211,9 @@ class InpaintingTrainer(keras.Model):
                     weights=vgg_weights,
                     normalization=recipe.feature_normalization,
                 )
-            generator_loss = losses.GeneratorLoss(recipe.terms, feature_extractor=feature_extractor)
+            generator_loss = losses.GeneratorLoss(
+                recipe.terms, feature_extractor=feature_extractor, pixel_space=recipe.pixel_space
+            )
         self.generator_loss = generator_loss
         self.feature_extractor = feature_extractor
         if recipe.adversarial is not None and adversarial_loss is None:

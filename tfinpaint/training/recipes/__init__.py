@@ -14,7 +14,7 @@ import importlib
 
 # The loss vocabulary lives in ``tfinpaint.losses.terms`` (losses never import training/);
 # re-exported here because recipes are written with it.
-from tfinpaint.losses.terms import LOSS_NAMES, ON_CHOICES, LossTerm  # noqa: F401
+from tfinpaint.losses.terms import LOSS_NAMES, ON_CHOICES, PIXEL_SPACES, LossTerm  # noqa: F401
 
 ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
 
@@ -66,6 +66,9 @@ class Recipe:
     feature_network: str = "vgg16"  # loss network for perceptual/style ("vgg16" | "vgg19")
     feature_layers: tuple[str, ...] = ("pool1", "pool2", "pool3")
     feature_normalization: str = "none"  # "none" | "imagenet" | "caffe"
+    # Space of the pixel terms (valid, hole, l1, tv*, frequency): "image" ([0, 1]) or
+    # "imagenet" ((x - mean) / std, where MADF's official code computes them).
+    pixel_space: str = "image"
     adversarial: str | None = None  # one of ADVERSARIAL_KINDS
     adversarial_weight: float = 0.0
     adversarial_on: str = "composite"
@@ -81,6 +84,10 @@ class Recipe:
         if self.adversarial not in ADVERSARIAL_KINDS:
             raise ValueError(
                 f"adversarial must be one of {ADVERSARIAL_KINDS}. Received: {self.adversarial!r}"
+            )
+        if self.pixel_space not in PIXEL_SPACES:
+            raise ValueError(
+                f"pixel_space must be one of {PIXEL_SPACES}. Received: {self.pixel_space!r}"
             )
         names = [t.metric_name for t in self.terms]
         if len(set(names)) != len(names):
@@ -98,6 +105,7 @@ _RECIPE_MODULES = (
     "tfinpaint.training.recipes.pconv_unet",
     "tfinpaint.training.recipes.rfr_net",
     "tfinpaint.training.recipes.msa_net",
+    "tfinpaint.training.recipes.madf",
 )
 _loaded = False
 
