@@ -6,9 +6,12 @@ stateless across calls (recurrent state is passed explicitly).
 
 from tfinpaint.layers.attention import AttentionModule, KnowledgeConsistentAttention
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
+from tfinpaint.layers.contextual_attention import ContextualAttention
+from tfinpaint.layers.dense_fusion import DenseMultiScaleFusion
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.recurrent_conv import RecurrentConv2D
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
 
 __all__ = [
@@ -16,10 +19,13 @@ __all__ = [
     "AttentionModule",
     "BatchNorm",
     "BilinearResize",
+    "ContextualAttention",
+    "DenseMultiScaleFusion",
     "KnowledgeConsistentAttention",
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "RecurrentConv2D",
     "reflect_pad_to_multiple",
     "set_batchnorm_frozen",
 ]
