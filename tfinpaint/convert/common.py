@@ -18,6 +18,13 @@ Layouts (DESIGN section 8):
   moving_variance`` (``num_batches_tracked`` is accepted and unused: PyTorch uses it only when
   ``momentum=None``).
 - a parameter tensor (``nn.Parameter``) -> a Keras weight of the same shape.
+- ``Linear.weight`` ``(out, in)`` -> Keras ``Dense.kernel`` ``(in, out)``: transpose (kind
+  ``"linear"``, with the bias when the Dense layer has one).
+- ``torch.nn.utils.spectral_norm`` (kind ``"spectral_norm"``, a
+  :class:`tfinpaint.layers.SpectralNorm` around a conv, transposed conv or Dense):
+  ``<prefix>.weight_orig`` -> the wrapped layer's kernel (ported as that layer's kind),
+  ``<prefix>.weight_u`` / ``weight_v`` -> ``u`` / ``v`` as they are, ``<prefix>.bias`` when the
+  wrapped layer has a bias.
 
 Checkpoints are read from ``.pth``/``.pt`` (PyTorch, imported lazily; torch is optional and only
 needed for this) or ``.npz`` (keys = state_dict names), or given as a dict.
@@ -30,6 +37,7 @@ import os
 import pathlib
 from collections.abc import Iterable, Mapping
 
+import keras
 import numpy as np
 
 CONV_PERMUTATION = (2, 3, 1, 0)
@@ -37,7 +45,7 @@ CONV_PERMUTATION = (2, 3, 1, 0)
 _INVERSE_CONV = tuple(int(i) for i in np.argsort(CONV_PERMUTATION))
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
 BN_IGNORED = ("num_batches_tracked",)
-KINDS = ("conv", "conv_bias", "conv_transpose", "bn", "param")
+KINDS = ("conv", "conv_bias", "conv_transpose", "bn", "param", "linear", "spectral_norm")
 
 
 class ConversionError(ValueError):
@@ -54,7 +62,9 @@ class Row:
             (``"rfr_module/att/att/ratio"``).
         prefix: state_dict key prefix (``"RFRModule.enc_1.0"``); for ``"param"`` the full key.
         kind: ``"conv"`` (kernel only; also partial convs), ``"conv_bias"`` (kernel + bias),
-            ``"conv_transpose"``, ``"bn"`` or ``"param"``.
+            ``"conv_transpose"``, ``"bn"``, ``"param"``, ``"linear"`` (Dense kernel + bias, if
+            any) or ``"spectral_norm"`` (a ``SpectralNorm`` wrapper: ``weight_orig``,
+            ``weight_u``, ``weight_v`` and the bias, if any).
     """
 
     keras_path: str
@@ -77,6 +87,11 @@ def port_conv_kernel(weight: np.ndarray) -> np.ndarray:
 def port_conv_transpose_kernel(weight: np.ndarray) -> np.ndarray:
     """``ConvTranspose2d.weight`` ``(in, out, kh, kw)`` -> Keras ``(kh, kw, out, in)``."""
     return np.ascontiguousarray(np.transpose(weight, CONV_PERMUTATION))
+
+
+def port_linear_weight(weight: np.ndarray) -> np.ndarray:
+    """``Linear.weight`` ``(out, in)`` -> Keras ``Dense.kernel`` ``(in, out)``."""
+    return np.ascontiguousarray(np.transpose(weight))
 
 
 def torch_conv_shape(keras_shape) -> tuple[int, ...]:
@@ -202,6 +217,30 @@ def _targets(model, row: Row) -> list[tuple[str, object, tuple[int, ...], callab
             raise KeyError(f"Layer {layer_path!r} has no weight {weight_name!r}.")
         return [(row.prefix, var, tuple(var.shape), np.asarray)]
     layer = find_layer(model, row.keras_path)
+    if row.kind == "linear":
+        out = [(f"{row.prefix}.weight", layer.kernel, tuple(layer.kernel.shape)[::-1],
+                port_linear_weight)]
+        if layer.bias is not None:
+            out.append((f"{row.prefix}.bias", layer.bias, tuple(layer.bias.shape), np.asarray))
+        return out
+    if row.kind == "spectral_norm":
+        from tfinpaint.layers.spectral_norm import SpectralNorm
+
+        if not isinstance(layer, SpectralNorm):
+            raise KeyError(f"Layer {row.keras_path!r} is a {type(layer).__name__}, not a "
+                           "SpectralNorm (kind 'spectral_norm').")
+        inner = layer.layer
+        kernel = inner.kernel
+        if isinstance(inner, keras.layers.Dense):
+            weight = (kernel, tuple(kernel.shape)[::-1], port_linear_weight)
+        else:  # conv and transposed conv share the permutation
+            weight = (kernel, torch_conv_shape(kernel.shape), port_conv_kernel)
+        out = [(f"{row.prefix}.weight_orig", *weight),
+               (f"{row.prefix}.weight_u", layer.u, tuple(layer.u.shape), np.asarray),
+               (f"{row.prefix}.weight_v", layer.v, tuple(layer.v.shape), np.asarray)]
+        if getattr(inner, "bias", None) is not None:
+            out.append((f"{row.prefix}.bias", inner.bias, tuple(inner.bias.shape), np.asarray))
+        return out
     if row.kind in ("conv", "conv_bias", "conv_transpose"):
         kernel = layer.kernel
         port = port_conv_transpose_kernel if row.kind == "conv_transpose" else port_conv_kernel
@@ -305,5 +344,7 @@ def table_to_state_dict(model, table: Iterable[Row]) -> dict[str, np.ndarray]:
             value = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
             if port in (port_conv_kernel, port_conv_transpose_kernel):
                 value = np.transpose(value, _INVERSE_CONV)
+            elif port is port_linear_weight:
+                value = np.transpose(value)
             state[key] = np.ascontiguousarray(value.reshape(torch_shape).astype(np.float32))
     return state

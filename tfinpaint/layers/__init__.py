@@ -13,6 +13,7 @@ from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.recurrent_conv import RecurrentConv2D
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
+from tfinpaint.layers.spectral_norm import SpectralNorm
 
 __all__ = [
     "AdaptiveFeatureMerge",
@@ -26,6 +27,7 @@ __all__ = [
     "NearestUpsample",
     "PartialConv2D",
     "RecurrentConv2D",
+    "SpectralNorm",
     "reflect_pad_to_multiple",
     "set_batchnorm_frozen",
 ]
