@@ -132,3 +132,101 @@ class RecurrentRefineContractTest(TestCase):
             build("recurrent_refine", cnum=7)
         with self.assertRaisesRegex(ValueError, "mask_mode"):
             build("recurrent_refine", cnum=8, attention_mask_mode="last")
+
+
+# ----------------------------------------------------------------------------------------------
+# Discriminator and losses
+# ----------------------------------------------------------------------------------------------
+SN_ORDER = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "edge1", "edge2", "edge3",
+            "edge4", "edge5", "concat")
+
+
+def _disc_check(baik, key, got):
+    want = baik["arrays"][f"discriminator/{key}"]
+    got = keras.ops.convert_to_numpy(got)
+    assert got.shape == want.shape, (key, got.shape, want.shape)
+    diff = float(np.max(np.abs(got - want)))
+    tol = baik["tol"]["discriminator"][key]
+    assert diff <= tol, f"discriminator/{key}: max |diff| {diff:.3g} > tolerance {tol:.3g}"
+    return f"{diff:.3g} <= {tol:.3g}"
+
+
+def test_discriminator_parity_eval_and_train_sn(fixtures_dir, baik):
+    from tfinpaint.convert.recurrent import convert_discriminator
+
+    state = fixture_state_dict(fixtures_dir / "baik", prefix="discriminator.")
+    assert any(".spec_norm." in k for k in state)  # the official duplicate names are accepted
+    a = baik["arrays"]
+    known = 1.0 - a["discriminator/mask"]
+    disc = convert_discriminator(state)
+    report = {"sigma_eval": _disc_check(
+        baik, "sigma_eval", np.array([float(disc.get_layer(n).sigma()) for n in SN_ORDER]))}
+    for which, x in (("real", a["discriminator/image"]), ("fake", a["discriminator/complete"])):
+        out = disc((x, known), training=False)
+        report[which] = [_disc_check(baik, f"{which}_logits", out["logits"]),
+                         _disc_check(baik, f"{which}_f1", out["features"][0]),
+                         _disc_check(baik, f"{which}_f2", out["features"][1])]
+    for which, x in (("real", a["discriminator/image"]), ("fake", a["discriminator/complete"])):
+        fresh = convert_discriminator(state)  # each train-mode call starts from the stored u
+        out = fresh((x, known), training=True)
+        report[f"{which}_trainsn"] = _disc_check(baik, f"{which}_logits_trainsn", out["logits"])
+    sig = np.array([float(fresh.get_layer(n).sigma()) for n in SN_ORDER])
+    report["sigma_trainsn"] = _disc_check(baik, "sigma_trainsn", sig)
+    print(report)
+    # Strict: a spec_norm alias that differs from its conv entry is refused.
+    bad = dict(state)
+    bad["discriminator.conv1.spec_norm.bias"] = bad["discriminator.conv1.conv.bias"] + 1.0
+    with pytest.raises(ConversionError, match="spec_norm"):
+        convert_discriminator(bad)
+
+
+def _loss_check(a, tol, key, got):
+    want = float(a[f"loss/{key}"])
+    got = float(got)
+    assert abs(got - want) <= tol[key], f"loss/{key}: got {got!r}, official {want!r}"
+    return f"{abs(got - want):.3g} <= {tol[key]:.3g}"
+
+
+def test_sobel_loss_parity(baik):
+    from tfinpaint.losses import sobel_edge_loss
+
+    a, tol = baik["arrays"], baik["tol"]["loss"]
+    print(_loss_check(a, tol, "sobel", 10.0 * sobel_edge_loss(a["loss/image"], a["loss/refine"])))
+
+
+@pytest.mark.large  # VGG19 at 256x256 on 6 images
+def test_recipe_loss_parity_every_term_and_totals(fixtures_dir, baik):
+    """The recipe's terms through GeneratorLoss (as the trainer computes them), the hinge
+    losses and the totals against the official train.py composition."""
+    import re
+    import warnings
+
+    from tfinpaint.losses import FeatureExtractor, GeneratorLoss, get_adversarial_loss
+    from tfinpaint.training.recipes import get_recipe
+
+    recipe = get_recipe("recurrent_refine")
+    a, tol = baik["arrays"], baik["tol"]["loss"]
+    params = {re.sub(r"^vgg19\.relu\d_\d\.", "", k): v for k, v in
+              fixture_state_dict(fixtures_dir / "baik", prefix="vgg19.").items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fx = FeatureExtractor("vgg19", recipe.feature_layers, weights=None, normalization="none")
+    fx.set_weights_from_torch_vgg(params)
+    loss = GeneratorLoss(recipe.terms, feature_extractor=fx, layer_sets=recipe.layer_sets())
+    d = {k.split("/", 1)[1]: a[k] for k in a if k.startswith("discriminator/")}
+    disc_features = ([d["real_f1"], d["real_f2"]], [d["fake_f1"], d["fake_f2"]])
+    known = 1.0 - a["loss/mask"]
+    total, values = loss(a["loss/image"], known,
+                         {"output": a["loss/refine"], "coarse": a["loss/coarse"]},
+                         disc_features=disc_features)
+    weights = {t.metric_name: t.weight for t in recipe.terms}
+    report = {key: _loss_check(a, tol, key, weights[key] * values[key]) for key in values}
+    hinge = get_adversarial_loss(recipe.adversarial)
+    gen = recipe.adversarial_weight * hinge.generator_loss(d["fake_logits"])
+    report["gen"] = _loss_check(a, tol, "gen", gen)
+    report["dis"] = _loss_check(a, tol, "dis",
+                                hinge.discriminator_loss(d["real_logits"], d["fake_logits"]))
+    report["g_total"] = _loss_check(a, tol, "g_total", total + gen)
+    assert set(report) == {"refine_l1", "perceptual", "style", "feature", "sobel", "hp_l1",
+                           "lp_l1", "lp_perceptual", "gen", "dis", "g_total"}
+    print(report)

@@ -71,8 +71,12 @@ DISCRIMINATOR_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "e
 
 
 def _discriminator_table(prefix: str = "") -> tuple[Row, ...]:
-    return tuple(Row(name, f"{prefix}{name}.conv", "spectral_conv")
+    return tuple(Row(name, f"{prefix}{name}.conv", "spectral_norm")
                  for name in DISCRIMINATOR_LAYERS)
+
+
+#: ``(keras_path, state_dict prefix, kind)`` of :class:`SobelEdgeDiscriminator`.
+DISCRIMINATOR_TABLE = _discriminator_table()
 
 
 def convert_config(state) -> dict:
@@ -136,6 +140,58 @@ def convert_checkpoint(
     if not model.built:
         model.build(((None, None, None, 3), (None, None, None, 1)))
     load_state_dict(model, state, GENERATOR_TABLE, ignore_prefixes=ignore_prefixes)
+    model.conversion_config = config
+    return model
+
+
+def drop_spectral_norm_aliases(state) -> dict:
+    """Removes the ``<layer>.spec_norm.*`` duplicates of ``<layer>.conv.*`` after checking that
+    they hold the same arrays (official ``DisConv`` registers one conv under both names)."""
+    out, mismatched = {}, []
+    for key, value in state.items():
+        if ".spec_norm." in key:
+            source = key.replace(".spec_norm.", ".conv.")
+            if source not in state:
+                out[key] = value  # left for the strict loader to report as extra
+            elif not np.array_equal(np.asarray(value), np.asarray(state[source])):
+                mismatched.append(key)
+            continue
+        out[key] = value
+    if mismatched:
+        raise ConversionError(
+            "spec_norm aliases differ from their conv entries (torch would keep whichever "
+            f"loads last): {mismatched[:5]}"
+        )
+    return out
+
+
+def convert_discriminator(source, ignore_prefixes: Iterable[str] = ()):
+    """Builds a :class:`SobelEdgeDiscriminator` and loads an official ``Discriminator``
+    state_dict (bare, or with keys under ``"discriminator."``) into it, strictly.
+
+    Returns:
+        The discriminator; ``conversion_config`` holds ``{"cnum"}``.
+    """
+    from tfinpaint.models.sobel_discriminator import SobelEdgeDiscriminator
+
+    state = load_checkpoint(source)
+    ignore_prefixes = tuple(ignore_prefixes)
+    if any(k.startswith("discriminator.") for k in state):
+        extra = [k for k in state if not k.startswith("discriminator.")
+                 and not k.startswith(ignore_prefixes)]
+        if extra:
+            raise ConversionError(
+                f"keys outside 'discriminator.' not covered by ignore_prefixes ({len(extra)}): "
+                f"{extra[:5]}"
+            )
+        state = _strip(state, "discriminator.")
+    state = drop_spectral_norm_aliases(state)
+    key = "conv1.conv.weight_orig"
+    if key not in state:
+        raise ConversionError(f"Not a Baik Discriminator state_dict: missing key {key!r}.")
+    config = {"cnum": int(np.shape(state[key])[0])}
+    model = SobelEdgeDiscriminator(**config, name="discriminator")
+    load_state_dict(model, state, DISCRIMINATOR_TABLE, ignore_prefixes=ignore_prefixes)
     model.conversion_config = config
     return model
 

@@ -261,8 +261,11 @@ def train(
             )
             d_opt = None
             if discriminator is not None:
-                d_opt = (recipe_obj.d_optimizer or recipe_obj.g_optimizer).build()
-            trainer.compile(g_spec.build(), d_opt, jit_compile=bool(jit_compile))
+                d_opt = (recipe_obj.d_optimizer or recipe_obj.g_optimizer).build(
+                    recipe_obj.lr_schedule
+                )
+            trainer.compile(g_spec.build(recipe_obj.lr_schedule), d_opt,
+                            jit_compile=bool(jit_compile))
             return trainer
 
         if strategy == "multiworker":
