@@ -230,3 +230,27 @@ def test_recipe_loss_parity_every_term_and_totals(fixtures_dir, baik):
     assert set(report) == {"refine_l1", "perceptual", "style", "feature", "sobel", "hp_l1",
                            "lp_l1", "lp_perceptual", "gen", "dis", "g_total"}
     print(report)
+
+
+def test_cli_convert_generator_and_discriminator(fixtures_dir, tmp_path):
+    """``tfinpaint convert --model recurrent_refine GEN.npz --discriminator DIS.npz``."""
+    from tfinpaint.cli import main
+
+    folder = fixtures_dir / "baik"
+    gen = {k[len("generator."):]: v
+           for k, v in fixture_state_dict(folder, prefix="generator.").items()}
+    dis = {k[len("discriminator."):]: v
+           for k, v in fixture_state_dict(folder, prefix="discriminator.").items()}
+    np.savez(tmp_path / "gen.npz", **gen)
+    np.savez(tmp_path / "dis.npz", **dis)
+    out = tmp_path / "run"
+    assert main(["convert", "--model", "recurrent_refine", str(tmp_path / "gen.npz"), str(out),
+                 "--discriminator", str(tmp_path / "dis.npz")]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"] == {"cnum": 48}
+    assert (out / "discriminator.weights.h5").stat().st_size > 1e6
+    model = build("recurrent_refine", **config["config"])
+    model.load_weights(str(out / "generator.weights.h5"))
+    np.testing.assert_array_equal(
+        model.refine_concat_2.kernel.numpy(),
+        np.transpose(gen["refine_module.concatenation.3.weight"], (2, 3, 1, 0)))
