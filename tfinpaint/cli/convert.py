@@ -59,6 +59,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "must map",
     )
     p.add_argument(
+        "--discriminator", default=None, metavar="DIS.pth",
+        help="also convert the official discriminator checkpoint (models whose converter "
+        "module has convert_discriminator, e.g. recurrent_refine); writes "
+        "discriminator.weights.h5",
+    )
+    p.add_argument(
         "--overwrite", action="store_true", help="replace an existing run directory's files"
     )
     p.set_defaults(func=run)
@@ -101,9 +107,27 @@ def run(args) -> int:
     except ValueError as e:
         raise CLIError(f"file {checkpoint}: {e}") from None
 
+    discriminator = None
+    if args.discriminator:
+        convert_d = getattr(importlib.import_module(spec.converter.partition(":")[0]),
+                            "convert_discriminator", None)
+        if convert_d is None:
+            raise CLIError(f"model {spec.name!r} has no discriminator converter")
+        if not pathlib.Path(args.discriminator).is_file():
+            raise CLIError(f"file {args.discriminator}: checkpoint not found")
+        try:
+            discriminator = convert_d(args.discriminator,
+                                      ignore_prefixes=tuple(args.ignore_prefix))
+        except (ImportError, ValueError) as e:
+            raise CLIError(f"file {args.discriminator}: {e}") from None
+
     config = dict(getattr(model, "conversion_config", {}) or {})
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(weights_path))
+    if discriminator is not None:
+        discriminator.save_weights(str(out / "discriminator.weights.h5"))
+        print(f"Wrote {out / 'discriminator.weights.h5'} ({len(discriminator.weights)} "
+              "variables)")
     run_config = {
         "model": spec.name,
         "config": config,

@@ -6,16 +6,19 @@ stateless across calls (recurrent state is passed explicitly).
 
 from tfinpaint.layers.attention import (
     AttentionModule,
-    ContextualAttention,
     KnowledgeConsistentAttention,
+    PixelAttention,
     PixelContextualAttention,
 )
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
+from tfinpaint.layers.contextual_attention import ContextualAttention
+from tfinpaint.layers.dense_fusion import DenseMultiScaleFusion
 from tfinpaint.layers.dynamic_filter import MaskAwareDynamicConv
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.pointwise_norm import PointwiseNorm
+from tfinpaint.layers.recurrent_conv import RecurrentConv2D
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
 from tfinpaint.layers.spectral_norm import SpectralNorm
 from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
@@ -26,13 +29,16 @@ __all__ = [
     "BatchNorm",
     "BilinearResize",
     "ContextualAttention",
+    "DenseMultiScaleFusion",
     "KnowledgeConsistentAttention",
     "MaskAwareDynamicConv",
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "PixelAttention",
     "PixelContextualAttention",
     "PointwiseNorm",
+    "RecurrentConv2D",
     "SpectralNorm",
     "SqueezeExcitation",
     "reflect_pad_to_multiple",

@@ -389,8 +389,8 @@ def _check_feature_mask(feature, mask):
             )
 
 
-@tfinpaint_export("tfinpaint.layers.ContextualAttention")
-class ContextualAttention(keras.layers.Layer):
+@tfinpaint_export("tfinpaint.layers.PixelAttention")
+class PixelAttention(keras.layers.Layer):
     """MANet's pixel-wise contextual attention (``ContextualAttentionModule``, patch 1).
 
     Wang et al., "Multistage Attention Network for Image Inpainting", Pattern Recognition 2020;
@@ -454,7 +454,7 @@ class PixelContextualAttention(keras.layers.Layer):
     Args:
         mask_stride: resolution factor between the mask and the feature (MANet: 8 after
             ``dec_4``, 4 after ``dec_3``). Defaults to `1`.
-        propagate_size: see :class:`ContextualAttention`. Defaults to `3`.
+        propagate_size: see :class:`PixelAttention`. Defaults to `3`.
 
     Call arguments:
         inputs: ``[feature, mask]``, feature ``(N, h, w, C)``, mask ``(N, h*s, w*s, 1)``
@@ -462,7 +462,7 @@ class PixelContextualAttention(keras.layers.Layer):
 
     Returns:
         ``(output, attention)``: ``output`` ``(N, h, w, C)`` (the official module's output)
-        and ``attention`` ``(N, h, w, C)``, the :class:`ContextualAttention` output.
+        and ``attention`` ``(N, h, w, C)``, the :class:`PixelAttention` output.
     """
 
     def __init__(self, mask_stride=1, propagate_size=3, **kwargs):
@@ -475,7 +475,7 @@ class PixelContextualAttention(keras.layers.Layer):
 
         self.mask_stride = int(mask_stride)
         self.propagate_size = int(propagate_size)
-        self.ca = ContextualAttention(propagate_size, dtype=self.dtype_policy, name="ca")
+        self.ca = PixelAttention(propagate_size, dtype=self.dtype_policy, name="ca")
         self.squeeze_excitation = SqueezeExcitation(1.0, dtype=self.dtype_policy,
                                                     name="squeeze_excitation")
         self.combiner = None

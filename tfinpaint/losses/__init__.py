@@ -14,6 +14,7 @@ from tfinpaint.losses.adversarial import (
     get_adversarial_loss,
     gradient_penalty,
 )
+from tfinpaint.losses.edge import sobel_edge_loss
 from tfinpaint.losses.feature_network import (
     VGG16_POOL_LAYERS,
     VGG19_PERCEPTUAL_LAYERS,
@@ -60,6 +61,7 @@ __all__ = [
     "keras_layer_name",
     "l1",
     "low_frequency_loss",
+    "sobel_edge_loss",
     "low_pass",
     "perceptual_loss",
     "style_loss",

@@ -53,6 +53,12 @@ def _filter(images, kernel: np.ndarray, padding: str, fn: str):
     return ops.depthwise_conv(x, ops.convert_to_tensor(depthwise), strides=1, padding="valid")
 
 
+def depthwise_filter(images, kernel: np.ndarray, padding: str = "zero", fn: str = "filter"):
+    """Applies the 2-D ``kernel`` to every channel (cross-correlation, as ``F.conv2d``) with
+    ``padding`` ``"valid"``, ``"zero"`` or ``"reflect"`` (by ``k // 2``); float32."""
+    return _filter(images, np.asarray(kernel, "float32"), padding, fn)
+
+
 def low_pass(images, size: int = 5, padding: str = "valid"):
     """Per-channel ``size x size`` box blur (Baik ``LowPassFilter``).
 

@@ -24,11 +24,14 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 from keras import ops
 
-from tfinpaint.losses import adversarial, frequency, perceptual, pixel
+from tfinpaint.losses import adversarial, edge, frequency, perceptual, pixel
 from tfinpaint.losses.feature_network import IMAGENET_MEAN, IMAGENET_STD
 from tfinpaint.losses.terms import LOSS_NAMES, PIXEL_SPACES, LossTerm
 
 FEATURE_LOSSES = ("perceptual", "style", "correlation")
+# Losses that need the feature extractor (the low-frequency perceptual loss uses the
+# "perceptual" layer set).
+NEEDS_FEATURES = (*FEATURE_LOSSES, "low_frequency_perceptual")
 
 
 def _pick(feats: Mapping, layers: Sequence[str]):
@@ -68,7 +71,10 @@ class GeneratorLoss:
     ``perceptual``/``style``/``correlation`` against the target's features; ``low_frequency``
     :func:`frequency.low_frequency_loss`;
     ``high_frequency`` :func:`frequency.high_frequency_loss` weighted by the hole (Baik);
-    ``feature_matching`` :func:`adversarial.feature_matching_loss` (ignores ``output``/``on``).
+    ``feature_matching`` :func:`adversarial.feature_matching_loss` (ignores ``output``/``on``);
+    ``sobel`` :func:`edge.sobel_edge_loss` (Baik); ``low_frequency_perceptual`` the perceptual
+    loss (``layer_sets["perceptual"]``) between the 5x5 box low-passed images (Baik's
+    ``LP_Perceptual`` on the coarse output).
     """
 
     def __init__(
@@ -93,7 +99,7 @@ class GeneratorLoss:
             if term.loss not in LOSS_NAMES:  # LossTerm validates too; kept for duck types
                 raise ValueError(f"Unknown loss {term.loss!r}. Received: term={term!r}")
             names.append(term.metric_name)
-            if term.loss in FEATURE_LOSSES and feature_extractor is None:
+            if term.loss in NEEDS_FEATURES and feature_extractor is None:
                 raise ValueError(
                     f"Loss term {term.metric_name!r} ({term.loss}) needs a feature extractor "
                     f"(VGG); pass feature_extractor=FeatureExtractor(...). Received: "
@@ -113,6 +119,8 @@ class GeneratorLoss:
             available = tuple(feature_extractor.layers)
             defaults = {"perceptual": available, "style": available, "correlation": ("pool2",)}
             used = {t.loss for t in terms if t.loss in FEATURE_LOSSES}
+            if any(t.loss == "low_frequency_perceptual" for t in terms):
+                used.add("perceptual")
             for loss in FEATURE_LOSSES:
                 chosen = tuple(layer_sets.get(loss, defaults[loss]))
                 missing = [name for name in chosen if name not in available]
@@ -152,11 +160,14 @@ class GeneratorLoss:
                 images[(output_key, "composite")] = mask * target + (1.0 - mask) * raw
             return images[key]
 
-        def features(key: tuple[str, str]):
-            if key not in feature_cache:
+        def features(key: tuple[str, str], low_pass: bool = False):
+            cache_key = (*key, low_pass)
+            if cache_key not in feature_cache:
                 img = target if key == ("__target__", "") else image(*key)
-                feature_cache[key] = self.feature_extractor(img)
-            return feature_cache[key]
+                if low_pass:
+                    img = frequency.low_pass(img)
+                feature_cache[cache_key] = self.feature_extractor(img)
+            return feature_cache[cache_key]
 
         values: dict[str, object] = {}
         total = ops.zeros((), dtype="float32")
@@ -213,6 +224,14 @@ class GeneratorLoss:
             return frequency.low_frequency_loss(target, x)
         if loss == "high_frequency":
             return frequency.high_frequency_loss(target, x, mask)
+        if loss == "sobel":
+            return edge.sobel_edge_loss(target, x)
+        if loss == "low_frequency_perceptual":
+            layers = self.layer_sets["perceptual"]
+            return perceptual.perceptual_loss(
+                _pick(features(("__target__", ""), low_pass=True), layers),
+                _pick(features((term.output, kind), low_pass=True), layers),
+            )
         if loss in FEATURE_LOSSES:
             layers = self.layer_sets[loss]
             f_target = _pick(features(("__target__", "")), layers)

@@ -23,6 +23,8 @@ LOSS_NAMES = (
     "high_frequency",  # L1 after a 3x3 sharpening high-pass
     "l1",  # plain mean L1
     "feature_matching",  # L1 between discriminator features of real and fake
+    "sobel",  # Baik: L1 between batch-normalised Scharr-like edge maps, summed over channels
+    "low_frequency_perceptual",  # perceptual loss between the 5x5 box low-passed images
 )
 ON_CHOICES = ("raw", "composite", "both")
 # Space in which pixel losses are computed: [0, 1] images, or ImageNet-normalized (MADF).

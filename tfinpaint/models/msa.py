@@ -24,7 +24,7 @@ same, so the unmasked image and the 1-channel mask give the same numbers. Output
 ``dec_1`` output (unbounded; the official code composites ``out * (1 - m) + image * m`` and
 clips at the inference edge). ``return_intermediates=True`` adds ``ca1``, ``ca2`` (the
 attention stages' outputs) and ``ca1_attention``, ``ca2_attention`` (their
-``ContextualAttention`` outputs, the official ``CA_i.CA_0``).
+``PixelAttention`` outputs, the official ``CA_i.CA_0``).
 
 H and W must be multiples of ``2 ** layer_size`` (256 at the official 8 levels, whose
 ``enc_8`` is 1x1 at 256x256; train-mode BatchNorm then needs batch >= 2). Non-square inputs

@@ -31,6 +31,7 @@ _MODEL_MODULES = (
     "tfinpaint.models.rfr",
     "tfinpaint.models.msa",
     "tfinpaint.models.madf",
+    "tfinpaint.models.recurrent",
 )
 
 

@@ -275,8 +275,9 @@ def train(
                 if finetune_from is not None and recipe_obj.finetune.d_learning_rate:
                     d_spec = dataclasses.replace(
                         d_spec, learning_rate=recipe_obj.finetune.d_learning_rate)
-                d_opt = d_spec.build()
-            trainer.compile(g_spec.build(), d_opt, jit_compile=bool(jit_compile))
+                d_opt = d_spec.build(recipe_obj.lr_schedule)
+            trainer.compile(g_spec.build(recipe_obj.lr_schedule), d_opt,
+                            jit_compile=bool(jit_compile))
             return trainer
 
         if strategy == "multiworker":

@@ -38,7 +38,7 @@ import tensorflow as tf
 from tfinpaint.layers.batch_norm import set_batchnorm_frozen
 from tfinpaint.training.recipes import FineTuneStage, Recipe, get_recipe
 
-FEATURE_LOSSES = ("perceptual", "style", "correlation")
+FEATURE_LOSSES = ("perceptual", "style", "correlation", "low_frequency_perceptual")
 BN_FREEZE_CHOICES = ("all", "encoder", "none")
 
 
@@ -212,7 +212,10 @@ class InpaintingTrainer(keras.Model):
                     normalization=recipe.feature_normalization,
                 )
             generator_loss = losses.GeneratorLoss(
-                recipe.terms, feature_extractor=feature_extractor, pixel_space=recipe.pixel_space
+                recipe.terms,
+                feature_extractor=feature_extractor,
+                pixel_space=recipe.pixel_space,
+                layer_sets=recipe.layer_sets(),
             )
         self.generator_loss = generator_loss
         self.feature_extractor = feature_extractor
@@ -423,7 +426,14 @@ class InpaintingTrainer(keras.Model):
         image, mask = self._split_batch(data)
         weight = tf.cast(tf.shape(image)[0], tf.float32)
         outputs = _as_float32_dict(self.generator((image, mask), training=False))
-        g_total, terms = self.generator_loss(image, mask, outputs, disc_features=None)
+        disc_features = None
+        if self._needs_disc_features and self.discriminator is not None:
+            # Feature matching in validation: the discriminator in inference mode (no
+            # spectral-norm power iteration, no statistics update) on real and composite/raw.
+            _, real_features = self._disc(image, mask, training=False)
+            _, fake_features = self._disc(self._fake(image, mask, outputs), mask, training=False)
+            disc_features = (real_features, fake_features)
+        g_total, terms = self.generator_loss(image, mask, outputs, disc_features=disc_features)
         self.g_total_tracker.update_state(tf.cast(g_total, tf.float32), sample_weight=weight)
         self._update_terms(terms, weight)
         comp = tf.clip_by_value(composite(image, mask, outputs["output"]), 0.0, 1.0)

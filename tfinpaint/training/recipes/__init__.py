@@ -27,16 +27,73 @@ class OptimizerSpec:
     beta_2: float = 0.999
     epsilon: float = 1e-7  # Keras default; PyTorch Adam uses 1e-8 (recipes porting torch set it)
 
-    def build(self):
+    def build(self, schedule: LRSchedule | None = None):
+        """The Keras optimizer; ``schedule`` (a recipe's ``lr_schedule``) decays
+        ``learning_rate`` over the optimizer's iterations."""
         import keras
 
         if self.name != "adam":
             raise ValueError(f"Only 'adam' is supported. Received: name={self.name!r}")
+        lr = self.learning_rate if schedule is None else schedule.build(self.learning_rate)
         return keras.optimizers.Adam(
-            learning_rate=self.learning_rate,
+            learning_rate=lr,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+        )
+
+
+LR_SCHEDULE_KINDS = ("constant", "step", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class LRSchedule:
+    """Learning-rate schedule as recipe data, applied to each optimizer's base learning rate
+    (``OptimizerSpec.learning_rate``) and driven by the optimizer's own step counter (saved in
+    checkpoints, so a resumed run continues the schedule).
+
+    Args:
+        kind: ``"constant"``; ``"step"``: ``lr * gamma ** floor(step / step_size)`` (PyTorch
+            ``StepLR``); ``"cosine"``: cosine decay from ``lr`` to ``alpha * lr`` over
+            ``decay_steps`` (Keras ``CosineDecay``).
+        step_size: steps between two ``gamma`` decays (``"step"``).
+        gamma: multiplicative decay (``"step"``).
+        decay_steps: length of the cosine (``"cosine"``).
+        alpha: final fraction of the learning rate (``"cosine"``).
+    """
+
+    kind: str = "constant"
+    step_size: int = 1
+    gamma: float = 1.0
+    decay_steps: int = 1
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in LR_SCHEDULE_KINDS:
+            raise ValueError(
+                f"kind must be one of {LR_SCHEDULE_KINDS}. Received: kind={self.kind!r}"
+            )
+        if self.kind == "step" and (int(self.step_size) < 1 or not self.gamma > 0):
+            raise ValueError(
+                f"a step schedule needs step_size >= 1 and gamma > 0. Received: "
+                f"step_size={self.step_size!r}, gamma={self.gamma!r}"
+            )
+        if self.kind == "cosine" and int(self.decay_steps) < 1:
+            raise ValueError(f"decay_steps must be >= 1. Received: {self.decay_steps!r}")
+
+    def build(self, learning_rate: float):
+        """A float (constant) or a ``keras.optimizers.schedules.LearningRateSchedule``."""
+        import keras
+
+        if self.kind == "constant":
+            return learning_rate
+        if self.kind == "step":
+            return keras.optimizers.schedules.ExponentialDecay(
+                learning_rate, decay_steps=int(self.step_size), decay_rate=float(self.gamma),
+                staircase=True,
+            )
+        return keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=int(self.decay_steps), alpha=float(self.alpha)
         )
 
 
@@ -65,6 +122,10 @@ class Recipe:
     terms: tuple[LossTerm, ...]
     feature_network: str = "vgg16"  # loss network for perceptual/style ("vgg16" | "vgg19")
     feature_layers: tuple[str, ...] = ("pool1", "pool2", "pool3")
+    # Per-loss subsets of feature_layers, as ((loss, (layer, ...)), ...) with loss in
+    # "perceptual" | "style" | "correlation" (Baik: VGG19 relu1_1..5_1 perceptual, relu2_2,
+    # relu3_4, relu4_4, relu5_2 style); a loss not listed uses every feature layer.
+    feature_layer_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     feature_normalization: str = "none"  # "none" | "imagenet" | "caffe"
     # Space of the pixel terms (valid, hole, l1, tv*, frequency): "image" ([0, 1]) or
     # "imagenet" ((x - mean) / std, where MADF's official code computes them).
@@ -76,6 +137,7 @@ class Recipe:
     d_loss_weight: float = 1.0
     g_optimizer: OptimizerSpec = OptimizerSpec()
     d_optimizer: OptimizerSpec | None = None
+    lr_schedule: LRSchedule | None = None  # applied to both optimizers' learning rates
     finetune: FineTuneStage | None = None
     data_policy: str = "random_square_crop"  # crop policy of tfinpaint.data.images
     notes: str = ""
@@ -92,6 +154,18 @@ class Recipe:
         names = [t.metric_name for t in self.terms]
         if len(set(names)) != len(names):
             raise ValueError(f"Loss term names must be unique. Received: {names}")
+        for entry in self.feature_layer_sets:
+            loss, layers = entry
+            outside = [name for name in layers if name not in self.feature_layers]
+            if loss not in ("perceptual", "style", "correlation") or outside:
+                raise ValueError(
+                    "feature_layer_sets entries are (perceptual|style|correlation, layers) with "
+                    f"layers among feature_layers {self.feature_layers}. Received: {entry!r}"
+                )
+
+    def layer_sets(self) -> dict[str, tuple[str, ...]]:
+        """``feature_layer_sets`` as a dict (``GeneratorLoss(layer_sets=...)``)."""
+        return {loss: tuple(layers) for loss, layers in self.feature_layer_sets}
 
     def replace(self, **overrides) -> Recipe:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
@@ -106,6 +180,7 @@ _RECIPE_MODULES = (
     "tfinpaint.training.recipes.rfr_net",
     "tfinpaint.training.recipes.msa_net",
     "tfinpaint.training.recipes.madf",
+    "tfinpaint.training.recipes.recurrent_refine",
 )
 _loaded = False
 
