@@ -28,6 +28,7 @@ _COMMANDS = (
     "predict",
     "tflite",
     "convert",
+    "ui",
 )
 
 DESCRIPTION = """\

@@ -103,13 +103,16 @@ def read_image(path: pathlib.Path) -> np.ndarray:
         raise CLIError(f"image file {path}: {_reason(e, path)}") from None
 
 
-def read_mask(path: pathlib.Path) -> np.ndarray:
+def read_mask(path, name: str | None = None) -> np.ndarray:
     """The mask file's pixels as stored (all channels), for ``Inpainter``'s binarization.
 
     Palette and two-channel files are converted to gray first; 1-bit files give bool arrays.
+    ``path`` may also be a binary file object (``tfinpaint ui`` reads uploads this way);
+    ``name`` replaces ``"mask file PATH"`` in the messages.
     """
     from PIL import Image, UnidentifiedImageError
 
+    label = name or f"mask file {path}"
     try:
         with Image.open(path) as img:
             img.load()
@@ -117,9 +120,9 @@ def read_mask(path: pathlib.Path) -> np.ndarray:
                 img = img.convert("L")
             return np.asarray(img)
     except FileNotFoundError:
-        raise CLIError(f"mask file {path}: does not exist") from None
+        raise CLIError(f"{label}: does not exist") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CLIError(f"mask file {path}: cannot be read as an image ({e})") from None
+        raise CLIError(f"{label}: cannot be read as an image ({e})") from None
 
 
 def _reason(error: Exception, path: pathlib.Path) -> str:
