@@ -130,7 +130,12 @@ def run(args) -> int:
             webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
+    if server.started:
+        print("tfinpaint ui: stopped", flush=True)
     if not server.started:
         print(f"tfinpaint: error: could not serve on {args.host}:{args.port} (port in use?)",
               file=sys.stderr)
