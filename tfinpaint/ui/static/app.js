@@ -365,7 +365,7 @@
       state.before = from;
       setResult({ blob, url: URL.createObjectURL(blob) });
       el.latency.textContent = `${model}: ${seconds.toFixed(2)} s (model ${run.toFixed(2)} s` +
-        (load ? `, loading ${Number(load).toFixed(2)} s)` : ")");
+        (Number(load) >= 0.01 ? `, loading ${Number(load).toFixed(2)} s)` : ")");
     } catch (e) {
       showMessage(`Inpainting failed: ${e.message}`);
     } finally {
