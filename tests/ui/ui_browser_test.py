@@ -214,3 +214,64 @@ def test_errors_are_shown_on_the_page(browser, ui_server, photo, broken_run, tmp
     assert page.locator("#download").is_hidden()
     _inpaint(page, "cv2-telea")
     page.close()
+
+
+def test_drop_paste_shortcuts_and_busy_indicator(browser, ui_server, photo, tmp_path):
+    page = _open_page(browser, ui_server)
+    pixels = load_image(photo)
+    small = pixels[::4, ::4].copy()  # 62x80
+    for event, name in (("drop", "dropped.png"), ("paste", "pasted.png")):
+        data = base64.b64encode(_png_bytes(small if event == "drop" else pixels)).decode()
+        page.evaluate(
+            """([event, name, data]) => {
+                 const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                 const transfer = new DataTransfer();
+                 transfer.items.add(new File([bytes], name, {type: 'image/png'}));
+                 const e = event === 'drop'
+                   ? new DragEvent('drop', {dataTransfer: transfer, bubbles: true})
+                   : new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true});
+                 document.querySelector('#stage').dispatchEvent(e);
+               }""",
+            [event, name, data],
+        )
+        _wait_opened(page, name)
+    np.testing.assert_array_equal(_canvas(page, "#image-canvas")[..., :3], pixels)
+
+    # Brush size: ] and [ step by 10 %, the wheel over the image scales it.
+    page.locator("#size").fill("40")
+    page.keyboard.press("]")
+    assert page.locator("#size-value").text_content() == "44"
+    page.keyboard.press("[")
+    page.keyboard.press("[")
+    assert int(page.locator("#size-value").text_content()) < 40
+    box = page.locator("#mask-canvas").bounding_box()
+    page.mouse.move(box["x"] + 50, box["y"] + 50)
+    before = int(page.locator("#size-value").text_content())
+    page.mouse.wheel(0, -100)
+    page.wait_for_function(f"Number(document.querySelector('#size-value').textContent) > {before}")
+    assert page.locator("#cursor").is_visible()
+
+    # The busy indicator shows, and Inpaint is disabled, while the request runs.
+    page.evaluate(
+        """() => { window.seen = {busy: false, disabled: false};
+             const busy = document.querySelector('#busy');
+             const button = document.querySelector('#inpaint');
+             new MutationObserver(() => {
+               if (!busy.hidden) window.seen.busy = true;
+               if (button.disabled) window.seen.disabled = true;
+             }).observe(document.body, {attributes: true, subtree: true}); }"""
+    )
+    height, width = pixels.shape[:2]
+    _brush(page, [(100, 100), (130, 120)], 10, height, width)
+    page.keyboard.press("b")  # brush again (it was), then Enter inpaints
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#download", state="visible")
+    assert page.evaluate("window.seen") == {"busy": True, "disabled": True}
+    assert page.locator("#busy").is_hidden() and page.locator("#inpaint").is_enabled()
+    page.close()
+
+
+def _png_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
