@@ -82,6 +82,10 @@ def test_default_model_is_the_inpaint_commands():
     assert config["default_model"] == inpaint_default
     ids = [m["id"] for m in config["models"]]
     assert ids[0] == inpaint_default and {"cv2-telea", "cv2-ns"} <= set(ids)
+    # A registered network without a run directory has random weights: the page says so.
+    (network,) = [m for m in InpaintService(["pconv_unet"]).config()["models"]
+                  if m["id"] == "pconv_unet"]
+    assert "RANDOM, untrained weights" in network["note"]
 
 
 def test_config_and_static_files(ui_server, tiny_run, broken_run):

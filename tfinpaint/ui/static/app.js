@@ -19,7 +19,8 @@
     beforeCanvas: $("before-canvas"), maskCanvas: $("mask-canvas"), cursor: $("cursor"),
     info: $("info"), backend: $("backend"),
   };
-  const HISTORY_LIMIT = 50;
+  const HISTORY_LIMIT = 50; // steps, and at most HISTORY_BYTES of mask copies
+  const HISTORY_BYTES = 256 * 1024 * 1024;
   const MASK_RGBA = [170, 60, 255, 140]; // overlay colour of the area to fill
 
   const state = {
@@ -86,6 +87,8 @@
   function showModelNote() {
     const m = config && config.models.find((x) => x.id === el.model.value);
     el.model.title = m ? m.note : "";
+    if (m && m.note.includes("RANDOM")) showMessage(`${m.label}: ${m.note}.`, "info");
+    else if (el.message.className === "info") clearMessage();
   }
 
   // ---- images ---------------------------------------------------------------------------
@@ -269,7 +272,9 @@
 
   function pushUndo() {
     state.undo.push(snapshot());
-    if (state.undo.length > HISTORY_LIMIT) state.undo.shift();
+    const limit = Math.max(5, Math.min(HISTORY_LIMIT,
+      Math.floor(HISTORY_BYTES / state.mask.length)));
+    while (state.undo.length > limit) state.undo.shift();
     state.redo = [];
   }
 
