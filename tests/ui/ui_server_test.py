@@ -162,6 +162,21 @@ def test_inpaint_and_its_refusals(ui_server, sample):
     assert _inpaint(ui_server, image_png, mask_png, "cv2-telea")[0] == 200
 
 
+def test_crop_strategy_same_as_the_command(ui_server, photos_dir, tmp_path):
+    """A 910x512 photo: the crop strategy runs (long side > 800) and matches the CLI's bytes."""
+    photo = photos_dir / "val" / "gcompris-bee.jpg"
+    pixels = load_image(photo)
+    mask = np.zeros(pixels.shape[:2], np.uint8)
+    mask[200:370, 70:310] = 255
+    mask[40:60, 800:880] = 255
+    (tmp_path / "mask.png").write_bytes(_png(mask))
+    status, body, _ = _inpaint(ui_server, photo.read_bytes(), _png(mask), "cv2-telea", "crop")
+    assert status == 200
+    assert main(["inpaint", str(photo), "--mask", str(tmp_path / "mask.png"), "-o",
+                 str(tmp_path / "cli.png"), "--strategy", "crop"]) == 0
+    assert (tmp_path / "cli.png").read_bytes() == body
+
+
 class _Slow:
     """A generator that blocks until released: holds the one inference slot."""
 
