@@ -108,7 +108,7 @@ def _describe(source) -> tuple[str, str]:
     if text in registry.list_models() and not (path / RUN_CONFIG).is_file():
         if registry.get_spec(text).kind == "keras":
             return text, "registered network with RANDOM, untrained weights: its output is noise"
-        return text, "classical (OpenCV cv2.inpaint, no weights)"
+        return text, "classical method (no weights)"
     config = path / RUN_CONFIG if path.is_dir() else path.parent / RUN_CONFIG
     try:
         name = json.loads(config.read_text()).get("model", "?")
