@@ -31,6 +31,7 @@ _COMMANDS = (
     "predict",
     "tflite",
     "convert",
+    "ui",
 )
 
 DESCRIPTION = """\

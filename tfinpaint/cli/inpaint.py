@@ -106,15 +106,24 @@ def read_image(path: pathlib.Path) -> np.ndarray:
         raise CLIError(f"image file {path}: {_reason(e, path)}") from None
 
 
-def read_mask(path: pathlib.Path) -> np.ndarray:
+def read_mask(path, name: str | None = None) -> np.ndarray:
     """The mask file as :func:`tfinpaint.data.polarity.read_mask_file` reads it (the one reader);
-    ``CLIError`` naming the file when it is missing or cannot be decoded."""
+    ``CLIError`` naming the file when it is missing or cannot be decoded.
+
+    ``path`` may also be a binary file object (``tfinpaint ui`` reads uploads this way);
+    ``name`` replaces ``"mask file PATH"`` / ``"mask bytes"`` in the messages.
+    """
     from tfinpaint.data.polarity import read_mask_file
 
+    source = path.read() if hasattr(path, "read") else path
     try:
-        return read_mask_file(path)
+        return read_mask_file(source)
     except (FileNotFoundError, ValueError) as e:
-        raise CLIError(str(e)) from None
+        message = str(e)
+        label = "mask bytes" if isinstance(source, bytes) else f"mask file {source}"
+        if name and message.startswith(label):
+            message = name + message[len(label):]
+        raise CLIError(message) from None
 
 
 def _reason(error: Exception, path: pathlib.Path) -> str:

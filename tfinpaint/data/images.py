@@ -99,6 +99,7 @@ __all__ = [
     "crop_image",
     "decode_image",
     "image_dataset",
+    "image_from_bytes",
     "list_image_files",
     "load_image",
     "resolve_source",
@@ -410,10 +411,23 @@ def load_image(path) -> np.ndarray:
         raise FileNotFoundError(f"Image file not found: {path}") from None
     except OSError as e:
         raise ValueError(f"Image file {path} cannot be read: {e.strerror or e}") from e
+    return image_from_bytes(data, f"Image file {path}")
+
+
+def image_from_bytes(data: bytes, name: str = "image") -> np.ndarray:
+    """Decodes an image file's bytes as uint8 RGB ``(H, W, 3)``, as :func:`load_image` does.
+
+    The decoder of :func:`load_image` (and so of ``tfinpaint inpaint``) for bytes that did not
+    come from a file on disk, such as an upload to ``tfinpaint ui``.
+
+    Raises:
+        ValueError: ``"{name} cannot be decoded: {reason}"`` for bytes that are not a decodable
+            image.
+    """
     try:
-        image = _eager_decoder()(tf.constant(data))
+        image = _eager_decoder()(tf.constant(bytes(data)))
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
-        raise ValueError(f"Image file {path} cannot be decoded: {_diagnose(data)}") from e
+        raise ValueError(f"{name} cannot be decoded: {_diagnose(bytes(data))}") from e
     return np.round(image.numpy() * 255.0).astype(np.uint8)
 
 
