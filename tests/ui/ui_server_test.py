@@ -143,9 +143,11 @@ def test_inpaint_and_its_refusals(ui_server, sample):
     empty = _png(np.zeros(pixels.shape[:2], np.uint8))
     assert _error(_inpaint(ui_server, image_png, empty, "cv2-telea")).startswith(
         "The mask is empty")
-    # A 0/1 mask marks no hole under the one rule (> 127): it is an empty mask too.
+    # Under the one mask rule a 0/1 mask means the same hole as the 0/255 one.
     ones = _png(hole.astype(np.uint8))
-    assert _inpaint(ui_server, image_png, ones, "cv2-telea")[0] == 400
+    status, body, _ = _inpaint(ui_server, image_png, ones, "cv2-ns")
+    assert status == 200
+    np.testing.assert_array_equal(_decode(body), Inpainter("cv2-ns")(pixels, hole))
     half = _png(np.full((10, 10), 255, np.uint8))
     answer = _inpaint(ui_server, image_png, half, "cv2-telea")
     assert answer[0] == 400
