@@ -165,7 +165,7 @@ def read_mask(
 ) -> np.ndarray:
     """Reads a mask file as a library mask: float32 ``(size, size, 1)``, **1 = known**.
 
-    The file's white / nonzero pixels are holes (``mask_polarity="hole"``, default) or known
+    The file's white pixels are holes (``mask_polarity="hole"``, default) or known
     pixels (``"known"``). Binarization follows :func:`tfinpaint.data.polarity.hole_from_user_mask`
     (a 0/1 mask where 1, a 0..255 mask where >= 128); resizing is nearest neighbour.
     """
