@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                 answer = f"OK {out.shape}"
             except ServingError as e:
                 ok = e.code == expect
-                answer = f"{e.code}: {e.details[:150]}"
+                answer = f"{e.code}: {e.details[:320]}"
             seconds = time.perf_counter() - start
             rss, peak = peak_rss_mib(proc.pid)
             failures += not ok
