@@ -45,6 +45,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tfinpaint.data.buckets import BUCKETS
 from tfinpaint.data.polarity import hole_from_user_mask, read_mask_file
+from tfinpaint.edge import composite
 from tfinpaint.metrics import SCORED_ON, VARIANTS, MetricAccumulator
 
 CROPS = ("center_crop", "resize", "none")
@@ -378,9 +379,7 @@ def evaluate(
                 rec["mask"] = mask_files[pairs[i]].name
             if save_dir is not None:
                 scored = (
-                    batch_masks * batch_images + (1.0 - batch_masks) * output
-                    if on == "composite"
-                    else output
+                    composite(batch_images, batch_masks, output) if on == "composite" else output
                 )
                 for img, i in zip(scored, idx):
                     stem = image_files[i].stem
