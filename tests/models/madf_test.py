@@ -156,6 +156,34 @@ def test_converter_prefixes_round_trip_and_strictness():
         convert_checkpoint({"deconv_1.0.weight": np.zeros((64, 3, 4, 4), "float32")})
 
 
+def test_cli_convert_writes_a_loadable_run_directory(tmp_path, capsys):
+    from tfinpaint.cli import main
+    from tfinpaint.inference import load
+
+    source = MADFNet(layer_size=4, n_refinement=1)
+    source.build()
+    for v in source.weights:
+        v.assign(np.random.default_rng(len(v.path)).normal(0, 0.05, v.shape).astype("float32"))
+    state = export_state_dict(source)
+    ckpt = tmp_path / "official.npz"  # FullModel key layout, flattened
+    np.savez(ckpt, **{f"module.model.{k}": v for k, v in state.items()},
+             **{"module.extractor.enc_1.0.bias": np.zeros(64, "float32")})
+    out = tmp_path / "run"
+    assert main(["convert", "--model", "madf", str(ckpt), str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "madf" and config["recipe"] == "madf"
+    assert config["config"] == {"layer_size": 4, "n_refinement": 1}
+    inputs = _draw(np.random.default_rng(2), 1, 32, 48)
+    np.testing.assert_array_equal(np.asarray(load(out)(inputs)["output"]),
+                                  np.asarray(source(inputs)["output"]))
+    del state["enc_conv_2.bn.running_var"]  # the dead encoder BN must be there too
+    np.savez(tmp_path / "bad.npz", **state)
+    assert main(["convert", "--model", "madf", str(tmp_path / "bad.npz"),
+                 str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert "enc_conv_2.bn.running_var" in err and "missing" in err
+
+
 # ----------------------------------------------------------------------------------------------
 # Contract and options (small configurations)
 # ----------------------------------------------------------------------------------------------
