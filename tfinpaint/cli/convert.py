@@ -6,7 +6,8 @@ Example::
     tfinpaint inpaint --model runs/rfr_celeba ...
 
 writes ``OUT/config.json`` (``{"model", "config", "recipe", "converted_from", ...}``) and
-``OUT/generator.weights.h5``, the run-directory layout that ``tfinpaint.inference.load``,
+``OUT/generator.weights.h5`` (and ``OUT/discriminator.weights.h5`` when the checkpoint holds
+the discriminator too, e.g. MANet), the run-directory layout that ``tfinpaint.inference.load``,
 ``evaluate``, ``inpaint``, ``export`` and ``train --finetune-from`` read. The conversion is
 strict: a checkpoint with a missing, extra or misshapen key is refused with the list of keys
 (the official loaders use ``strict=False`` and would silently keep random weights).
@@ -104,6 +105,13 @@ def run(args) -> int:
     config = dict(getattr(model, "conversion_config", {}) or {})
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(weights_path))
+    # A checkpoint with a discriminator (MANet's generator./discriminator. state_dict): kept
+    # beside the generator, so `train --finetune-from OUT` continues the GAN from it.
+    discriminator = getattr(model, "converted_discriminator", None)
+    if discriminator is not None:
+        d_path = out / "discriminator.weights.h5"
+        discriminator.save_weights(str(d_path))
+        print(f"Wrote {d_path}")
     run_config = {
         "model": spec.name,
         "config": config,
