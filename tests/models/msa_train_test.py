@@ -95,3 +95,39 @@ def test_cli_gan_training_moves_both_losses_and_resumes_after_sigkill(photos_dir
     # for an undecided D.
     d_loss = [v for _, v in sorted(events["d_loss"])]
     assert all(0.05 < v < 2.0 for v in d_loss), d_loss
+
+
+@pytest.mark.large  # one conversion + one fine-tune step of the official-size GAN pipeline
+def test_converted_run_dir_keeps_the_discriminator_for_finetuning(photos_dir, tmp_path):
+    """``tfinpaint convert`` of a generator+discriminator state_dict writes both weight files;
+    ``train --finetune-from`` loads both and applies the recipe's fine-tune stage (every BN
+    frozen, G lr 5e-5, D lr 0.1x = 5e-6)."""
+    from tfinpaint.cli import main
+    from tfinpaint.convert.msa import export_state_dict
+    from tfinpaint.layers.batch_norm import BatchNorm
+    from tfinpaint.models.msa import MSANet, build_msa_discriminator
+    from tfinpaint.training.run import train
+
+    g, d = MSANet(layer_size=4), build_msa_discriminator()
+    d(np.zeros((1, 32, 32, 3), "float32"))
+    state = export_state_dict(g, d)
+    assert "discriminator.features.0.weight_orig" in state  # the official alias, as torch has
+    np.savez(tmp_path / "manet.npz", **state)
+    conv = tmp_path / "converted"
+    assert main(["convert", "--model", "msa_net", str(tmp_path / "manet.npz"), str(conv)]) == 0
+    assert json.loads((conv / "config.json").read_text())["config"] == {"layer_size": 4}
+    assert (conv / "discriminator.weights.h5").is_file()
+
+    result = train("msa_net", photos_dir / "train", out_dir=tmp_path / "ft", size=32, batch=2,
+                   steps=1, save_every=1, verbose=0, config={"layer_size": 4},
+                   finetune_from=conv)
+    trainer = result["trainer"]
+    assert float(trainer.g_optimizer.learning_rate.numpy()) == pytest.approx(5e-5)
+    assert float(trainer.d_optimizer.learning_rate.numpy()) == pytest.approx(5e-6)
+    bns = [la for la in trainer.generator._flatten_layers() if isinstance(la, BatchNorm)]
+    assert bns and all(la.frozen_stats for la in bns)
+    # The discriminator started from the converted weights: one Adam step of lr 5e-6 away.
+    for k in range(1, 6):
+        got = trainer.discriminator.get_layer(f"conv_{k}").weight_orig.numpy()
+        want = d.get_layer(f"conv_{k}").weight_orig.numpy()
+        assert np.abs(got - want).max() < 1e-4, k
