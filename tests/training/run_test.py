@@ -96,7 +96,8 @@ def test_finetune_from_loads_weights_freezes_bn_and_lowers_lr(photos_dir, tmp_pa
         assert np.abs(a.gamma.numpy() - b.gamma.numpy()).max() > 0
     assert float(result["trainer"].g_optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
     config = json.loads((ft / "config.json").read_text())
-    assert config["finetune"] == {"freeze_batchnorm": "all", "learning_rate": 5e-4}
+    assert config["finetune"] == {"freeze_batchnorm": "all", "learning_rate": 5e-4,
+                                  "d_learning_rate": None}
 
 
 def test_cli_resumes_after_sigkill(photos_dir, tmp_path):

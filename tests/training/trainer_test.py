@@ -316,3 +316,21 @@ def test_non_finite_loss_stops_and_names_the_term(case):
     if case == "inf_weight":
         assert "'hole'" not in message
     assert int(trainer.step.numpy()) == 1  # stopped at the first bad step
+
+
+def test_d_loss_weight_scales_the_discriminator_loss_and_update():
+    """Recipe data ``d_loss_weight`` (MANet halves its nsgan D loss): with SGD, the logged D
+    loss and the D update scale by it; G's update is unchanged."""
+    image, mask = batch(size=16, seed=5)
+    runs = {}
+    for weight in (1.0, 0.5):
+        d = tiny_discriminator()
+        trainer = make_trainer(GAN_RECIPE.replace(d_loss_weight=weight), discriminator=d,
+                               lr=0.2)
+        d0 = _copy(d.get_weights())
+        logs = trainer.train_step((image, mask))
+        runs[weight] = (float(logs["d_loss"]),
+                        [a - b for a, b in zip(d.get_weights(), d0)])
+    np.testing.assert_allclose(runs[0.5][0], 0.5 * runs[1.0][0], rtol=1e-6)
+    for half, full in zip(runs[0.5][1], runs[1.0][1]):
+        np.testing.assert_allclose(half, 0.5 * full, rtol=1e-4, atol=1e-7)

@@ -6,7 +6,8 @@ Example::
     tfinpaint inpaint --model runs/rfr_celeba ...
 
 writes ``OUT/config.json`` (``{"model", "config", "recipe", "converted_from", ...}``) and
-``OUT/generator.weights.h5``, the run-directory layout that ``tfinpaint.inference.load``,
+``OUT/generator.weights.h5`` (and ``OUT/discriminator.weights.h5`` when the checkpoint holds
+the discriminator too, e.g. MANet), the run-directory layout that ``tfinpaint.inference.load``,
 ``evaluate``, ``inpaint``, ``export`` and ``train --finetune-from`` read. The conversion is
 strict: a checkpoint with a missing, extra or misshapen key is refused with the list of keys
 (the official loaders use ``strict=False`` and would silently keep random weights).
@@ -124,10 +125,15 @@ def run(args) -> int:
     config = dict(getattr(model, "conversion_config", {}) or {})
     out.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(weights_path))
+    # A discriminator converted from its own checkpoint (--discriminator, Baik) or from the
+    # generator's (MANet's generator./discriminator. state_dict) is kept beside the generator,
+    # so `train --finetune-from OUT` continues the GAN from it.
+    if discriminator is None:
+        discriminator = getattr(model, "converted_discriminator", None)
     if discriminator is not None:
-        discriminator.save_weights(str(out / "discriminator.weights.h5"))
-        print(f"Wrote {out / 'discriminator.weights.h5'} ({len(discriminator.weights)} "
-              "variables)")
+        d_path = out / "discriminator.weights.h5"
+        discriminator.save_weights(str(d_path))
+        print(f"Wrote {d_path} ({len(discriminator.weights)} variables)")
     run_config = {
         "model": spec.name,
         "config": config,
