@@ -9,7 +9,13 @@ from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
-from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
+from tfinpaint.layers.region_conv import RegionConv2D
+from tfinpaint.layers.resize import (
+    BilinearResize,
+    NearestDownsample,
+    NearestUpsample,
+    resize_nearest_align_corners,
+)
 
 __all__ = [
     "AdaptiveFeatureMerge",
@@ -20,6 +26,8 @@ __all__ = [
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "RegionConv2D",
     "reflect_pad_to_multiple",
+    "resize_nearest_align_corners",
     "set_batchnorm_frozen",
 ]
