@@ -29,6 +29,7 @@ _MODEL_MODULES = (
     "tfinpaint.models.classical",
     "tfinpaint.models.pconv_unet",
     "tfinpaint.models.rfr",
+    "tfinpaint.models.regionwise",
 )
 
 
