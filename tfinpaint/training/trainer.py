@@ -209,6 +209,7 @@ class InpaintingTrainer(keras.Model):
                     recipe.feature_layers,
                     weights=vgg_weights,
                     normalization=recipe.feature_normalization,
+                    resize=recipe.feature_resize,
                 )
             generator_loss = losses.GeneratorLoss(recipe.terms, feature_extractor=feature_extractor)
         self.generator_loss = generator_loss

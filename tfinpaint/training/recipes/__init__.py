@@ -26,6 +26,12 @@ LOSS_NAMES = (
     "l1",  # plain mean L1
     "feature_matching",  # L1 between discriminator features of real and fake
 )
+# Keyword options a term may pass to its loss function (``LossTerm.options``).
+LOSS_OPTIONS = {
+    "l1": ("reduction",),  # "mean" | "sum" (Region-wise rec_loss: reduce_sum)
+    "style": ("reduction",),  # "mean" | "sum" (Region-wise loss_style: reduce_sum)
+    "correlation": ("reduction", "chunk_size"),  # + rows per block (None = dense)
+}
 ON_CHOICES = ("raw", "composite", "both")
 ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
 
@@ -41,6 +47,9 @@ class LossTerm:
         on: ``"raw"`` (the network output), ``"composite"`` (known pixels pasted back) or
             ``"both"`` (sum of the two, as RFR/PConv do for perceptual and style).
         name: metric name; defaults to ``loss`` (or ``f"{loss}_{output}"`` for non-final outputs).
+        options: keyword arguments of the loss function, as a dict or ``(key, value)`` pairs
+            (stored as sorted pairs); allowed keys per loss in ``LOSS_OPTIONS``, e.g.
+            ``{"reduction": "sum", "chunk_size": 1024}`` for ``correlation``.
     """
 
     loss: str
@@ -48,12 +57,26 @@ class LossTerm:
     output: str = "output"
     on: str = "raw"
     name: str | None = None
+    options: tuple = ()
 
     def __post_init__(self):
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"Unknown loss; known: {LOSS_NAMES}. Received: loss={self.loss!r}")
         if self.on not in ON_CHOICES:
             raise ValueError(f"on must be one of {ON_CHOICES}. Received: on={self.on!r}")
+        options = dict(self.options)
+        unknown = sorted(set(options) - set(LOSS_OPTIONS.get(self.loss, ())))
+        if unknown:
+            raise ValueError(
+                f"Loss {self.loss!r} takes the options {LOSS_OPTIONS.get(self.loss, ())}. "
+                f"Received: options={options}"
+            )
+        object.__setattr__(self, "options", tuple(sorted(options.items())))
+
+    @property
+    def kwargs(self) -> dict:
+        """The options as keyword arguments of the loss function."""
+        return dict(self.options)
 
     @property
     def metric_name(self) -> str:
@@ -104,6 +127,7 @@ class Recipe:
     feature_network: str = "vgg16"  # loss network for perceptual/style ("vgg16" | "vgg19")
     feature_layers: tuple[str, ...] = ("pool1", "pool2", "pool3")
     feature_normalization: str = "none"  # "none" | "imagenet" | "caffe"
+    feature_resize: int | None = None  # VGG input resized first (Region-wise: 224)
     adversarial: str | None = None  # one of ADVERSARIAL_KINDS
     adversarial_weight: float = 0.0
     adversarial_on: str = "composite"
@@ -133,6 +157,7 @@ _RECIPES: dict[str, Recipe] = {}
 _RECIPE_MODULES = (
     "tfinpaint.training.recipes.pconv_unet",
     "tfinpaint.training.recipes.rfr_net",
+    "tfinpaint.training.recipes.regionwise",
 )
 _loaded = False
 
