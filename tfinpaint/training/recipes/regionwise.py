@@ -81,3 +81,18 @@ REGIONWISE = register_recipe(
         ),
     )
 )
+
+# The same objective with the VGG16 at the training resolution (no 224 px resize): the
+# correlation then grows as (H/4 * W/4)**2 per image (pool2), 1 GiB per dense matrix at 512 px,
+# which the blockwise correlation never holds. Cheaper than the 224 px resize below 224 px
+# crops (the CLI training test uses it at 64 px).
+REGIONWISE_FULLRES = register_recipe(
+    REGIONWISE.replace(
+        name="regionwise_fullres",
+        feature_resize=None,
+        notes=(
+            "regionwise with VGG16 at the training resolution (no 224 px resize); the "
+            "non-local correlation at pool2 is computed in blocks of 1024 rows."
+        ),
+    )
+)
