@@ -75,3 +75,30 @@ class RegionwiseTest(TestCase):
         other.build(None)
         tf.train.Checkpoint(model=other).restore(path).assert_existing_objects_matched()
         self.assertAllEqual(other(inputs)["output"], want)
+
+
+def test_export_pads_small_images_to_min_size(tmp_path):
+    """The SavedModel graph pads (reflect) to min_size as Inpainter does: a 32 x 44 request
+    reaches a model whose rate-16 trunk needs 68 px, and the warmup request is 68 px."""
+    import json
+
+    import tensorflow as tf
+
+    from tfinpaint.export.saved_model import export_saved_model
+    from tfinpaint.inference import Inpainter
+
+    model = build("regionwise", cnum=4)  # official rates (2, 4, 8, 16): min_size 68
+    assert model.min_size == 68
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (1, 32, 44, 3), dtype=np.uint8)
+    hole = np.zeros((1, 32, 44, 1), bool)
+    hole[:, 8:20, 10:30] = True
+    want = Inpainter(model)(image, hole)
+    path = export_saved_model(model, tmp_path, "rw", warmup=True)
+    assert json.loads((path / "assets.extra" / "tfinpaint.json").read_text())["min_size"] == 68
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    got = serve(image=tf.constant(image), mask=tf.constant(hole.astype(np.uint8)))["inpainted"]
+    got = got.numpy()
+    assert got.shape == image.shape
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    np.testing.assert_array_equal(got[~hole[..., 0]], image[~hole[..., 0]])

@@ -43,7 +43,8 @@ METADATA_FILE = "tfinpaint.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int):
+def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: int,
+                  min_size: int = 0):
     """Graph core of every export (SavedModel signatures and TFLite).
 
     Args:
@@ -52,6 +53,8 @@ def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: i
         hole: float32 ``[B, H, W, 1]``, 1 = fill.
         size_multiple: the generator's multiple; the input is padded (reflect) to it unless
             H and W are statically known multiples already.
+        min_size: the generator's minimum H and W (``generator.min_size``, e.g. Region-wise's
+            reflect-padded dilated convolutions); smaller inputs are padded (reflect) to it.
 
     Returns:
         ``(inpainted, prediction)``: the uint8 composite ``[B, H, W, 3]`` (known pixels exactly
@@ -64,9 +67,9 @@ def inpaint_uint8(generator, image: tf.Tensor, hole: tf.Tensor, size_multiple: i
     known = 1.0 - hole
     x = x255 / 255.0
     static_hw = image.shape[1:3]
-    if None in static_hw or any(d % size_multiple for d in static_hw):
-        xp = reflect_pad_to_multiple(x, size_multiple)
-        kp = reflect_pad_to_multiple(known, size_multiple)
+    if None in static_hw or any(d % size_multiple or d < min_size for d in static_hw):
+        xp = reflect_pad_to_multiple(x, size_multiple, min_size)
+        kp = reflect_pad_to_multiple(known, size_multiple, min_size)
     else:
         xp, kp = x, known
     out = generator((xp * kp, kp), training=False)["output"]
@@ -86,13 +89,17 @@ def _check_pair(image, mask):
     ]
 
 
-def build_serving_functions(generator, size_multiple: int):
-    """The two signature functions for ``generator`` (see the module docstring)."""
+def build_serving_functions(generator, size_multiple: int, min_size: int | None = None):
+    """The two signature functions for ``generator`` (see the module docstring).
+
+    ``min_size`` defaults to ``generator.min_size`` (0 when it has none)."""
+    if min_size is None:
+        min_size = int(getattr(generator, "min_size", None) or 0)
 
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
             hole = tf.cast(tf.not_equal(mask, 0), tf.float32)
-            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple)[0]}
+            return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple, min_size)[0]}
 
     def _one(args):
         image_bytes, mask_bytes = args
@@ -101,7 +108,7 @@ def build_serving_functions(generator, size_multiple: int):
         size = tf.shape(image)[:2]
         mask = tf.image.resize(mask, size, method="nearest")
         hole = tf.cast(mask > 127, tf.float32)[None]
-        result, _ = inpaint_uint8(generator, image[None], hole, size_multiple)
+        result, _ = inpaint_uint8(generator, image[None], hole, size_multiple, min_size)
         return tf.io.encode_png(result[0])
 
     def encoded(image_bytes, mask_bytes):
@@ -137,11 +144,11 @@ def next_version(model_dir: os.PathLike) -> int:
     return max(versions, default=0) + 1
 
 
-def _warmup_records(path: pathlib.Path, size_multiple: int) -> None:
+def _warmup_records(path: pathlib.Path, size_multiple: int, min_size: int = 0) -> None:
     """Writes TF Serving warmup requests (a PredictionLog TFRecord) for both signatures."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    side = max(32, size_multiple)
+    side = max(32, size_multiple, -(-int(min_size) // size_multiple) * size_multiple)
     image = (np.arange(side * side * 3) % 251).astype(np.uint8).reshape(1, side, side, 3)
     mask = np.zeros((1, side, side, 1), np.uint8)
     mask[:, side // 4 : side // 2, side // 4 : side // 2] = 255
@@ -238,6 +245,7 @@ def export_saved_model(
             "name": name,
             "version": version,
             "size_multiple": size_multiple,
+            "min_size": int(getattr(generator, "min_size", None) or 0),
             "signatures": {
                 SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
                 ENCODED_SIGNATURE: {
@@ -253,7 +261,8 @@ def export_saved_model(
         }
         (extra / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str))
         if warmup:
-            _warmup_records(extra / WARMUP_FILE, size_multiple)
+            _warmup_records(extra / WARMUP_FILE, size_multiple,
+                            int(getattr(generator, "min_size", None) or 0))
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)

@@ -265,7 +265,8 @@ def tflite_graph(generator, image, mask, size_multiple: int, with_prediction: bo
     from tfinpaint.export.saved_model import inpaint_uint8
 
     hole = tf.minimum(tf.cast(mask, tf.float32), 1.0)
-    inpainted, prediction = inpaint_uint8(generator, image, hole, size_multiple)
+    min_size = int(getattr(generator, "min_size", None) or 0)
+    inpainted, prediction = inpaint_uint8(generator, image, hole, size_multiple, min_size)
     result = {"inpainted": inpainted}
     if with_prediction:
         result["prediction"] = prediction
