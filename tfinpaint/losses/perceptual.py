@@ -185,7 +185,9 @@ def _flat(features):
     f = tf.cast(features, tf.float32)
     shape = tf.shape(f)
     channels = features.shape[-1] if features.shape[-1] is not None else shape[3]
-    return tf.reshape(f, (shape[0], -1, channels)), tf.cast(shape[3] * shape[3], tf.float32)
+    h, w = features.shape[1], features.shape[2]
+    hw = h * w if h is not None and w is not None else -1  # static when known (XLA)
+    return tf.reshape(f, (shape[0], hw, channels)), tf.cast(shape[3] * shape[3], tf.float32)
 
 
 def correlation_l1_sum(feats_a, feats_b, chunk_size: int = 1024):
@@ -209,24 +211,45 @@ def correlation_l1_sum(feats_a, feats_b, chunk_size: int = 1024):
     return _blockwise_correlation_l1(fa, fb, scale, int(chunk_size))
 
 
-def _blocks(hw, chunk_size):
-    return (hw + chunk_size - 1) // chunk_size
+def _block_layout(features, chunk_size):
+    """``(n_blocks, rows)``: ``ceil(HW / chunk_size)`` blocks of equal size ``rows <=
+    chunk_size`` (Python ints when HW is static, as XLA needs; tensors otherwise)."""
+    hw = features.shape[1]
+    if hw is None:
+        hw = tf.shape(features)[1]
+    n_blocks = (hw + chunk_size - 1) // chunk_size
+    rows = (hw + n_blocks - 1) // n_blocks
+    return hw, n_blocks, rows
 
 
-@tf.custom_gradient
-def _blockwise_correlation_l1_impl(fa, fb, scale, chunk_size):
-    hw = tf.shape(fa)[1]
-    n_blocks = _blocks(hw, chunk_size)
+def _blockwise_correlation_l1(fa, fb, scale, chunk_size):
+    """See :func:`correlation_l1_sum`; ``chunk_size`` is a Python int (closed over)."""
 
-    def rows(i):
-        start = i * chunk_size
-        return start, tf.minimum(start + chunk_size, hw)
+    @tf.custom_gradient
+    def impl(fa, fb, scale):
+        return _blockwise_forward_and_grad(fa, fb, scale, chunk_size)
+
+    return impl(fa, fb, scale)
+
+
+def _blockwise_forward_and_grad(fa, fb, scale, chunk_size):
+    # Rows are zero-padded to n_blocks * rows so every block has the same (static) shape; the
+    # zero rows and columns are zero in both correlation matrices and add nothing.
+    hw, n_blocks, rows = _block_layout(fa, int(chunk_size))
+    n, channels = tf.shape(fa)[0], fa.shape[-1]
+    pad = [[0, 0], [0, n_blocks * rows - hw], [0, 0]]
+    fa_p, fb_p = tf.pad(fa, pad), tf.pad(fb, pad)
+
+    def split(f):  # (n_blocks, N, rows, C)
+        return tf.transpose(tf.reshape(f, (n, n_blocks, rows, channels)), (1, 0, 2, 3))
+
+    blocks_a, blocks_b = split(fa_p), split(fb_p)
 
     def block_diff(i):
-        start, stop = rows(i)
-        a_c = tf.matmul(fa[:, start:stop], fa, transpose_b=True) / scale
-        b_c = tf.matmul(fb[:, start:stop], fb, transpose_b=True) / scale
-        return a_c - b_c, start, stop
+        a_i, b_i = blocks_a[i], blocks_b[i]
+        a_c = tf.matmul(a_i, fa_p, transpose_b=True) / scale  # (N, rows, HW)
+        b_c = tf.matmul(b_i, fb_p, transpose_b=True) / scale
+        return a_c - b_c, a_i, b_i
 
     def body(i, acc):
         diff, _, _ = block_diff(i)
@@ -236,26 +259,29 @@ def _blockwise_correlation_l1_impl(fa, fb, scale, chunk_size):
                              (tf.constant(0), tf.constant(0.0, tf.float32)))
 
     def grad(upstream):
-        def grad_body(i, ga, gb):
-            diff, start, stop = block_diff(i)
+        def grad_body(i, ga, gb, rows_a, rows_b):
+            diff, a_i, b_i = block_diff(i)
             sign = tf.sign(diff)  # (N, rows, HW)
-            # Row block of dR/dF: S_c F; column contribution: S_c^T F[c].
-            ga_rows = tf.matmul(sign, fa)
-            gb_rows = tf.matmul(sign, fb)
-            ga = ga + tf.matmul(sign, fa[:, start:stop], transpose_a=True)
-            gb = gb + tf.matmul(sign, fb[:, start:stop], transpose_a=True)
-            pad = [[0, 0], [start, hw - stop], [0, 0]]
-            ga = ga + tf.pad(ga_rows, pad)
-            gb = gb + tf.pad(gb_rows, pad)
-            return i + 1, ga, gb
+            # Row block of the gradient: S_c F; column contribution to every row: S_c^T F[c].
+            rows_a = rows_a.write(i, tf.matmul(sign, fa_p))
+            rows_b = rows_b.write(i, tf.matmul(sign, fb_p))
+            ga = ga + tf.matmul(sign, a_i, transpose_a=True)
+            gb = gb + tf.matmul(sign, b_i, transpose_a=True)
+            return i + 1, ga, gb, rows_a, rows_b
 
-        _, ga, gb = tf.while_loop(lambda i, ga, gb: i < n_blocks, grad_body,
-                                  (tf.constant(0), tf.zeros_like(fa), tf.zeros_like(fb)))
+        arrays = [tf.TensorArray(tf.float32, size=n_blocks, element_shape=(None, None, channels))
+                  for _ in range(2)]
+        _, ga, gb, rows_a, rows_b = tf.while_loop(
+            lambda i, *_: i < n_blocks, grad_body,
+            (tf.constant(0), tf.zeros_like(fa_p), tf.zeros_like(fb_p), *arrays),
+        )
+
+        def merge(g, row_blocks):
+            stacked = tf.transpose(row_blocks.stack(), (1, 0, 2, 3))  # (N, n_blocks, rows, C)
+            return (g + tf.reshape(stacked, tf.shape(g)))[:, :hw]
+
         factor = upstream / scale
-        return ga * factor, -gb * factor, tf.zeros_like(scale), None
+        return merge(ga, rows_a) * factor, -merge(gb, rows_b) * factor, tf.zeros_like(scale)
 
     return total, grad
 
-
-def _blockwise_correlation_l1(fa, fb, scale, chunk_size):
-    return _blockwise_correlation_l1_impl(fa, fb, scale, tf.constant(chunk_size, tf.int32))
