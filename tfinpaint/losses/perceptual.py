@@ -255,8 +255,10 @@ def _blockwise_forward_and_grad(fa, fb, scale, chunk_size):
         diff, _, _ = block_diff(i)
         return i + 1, acc + tf.reduce_sum(tf.abs(diff))
 
+    # parallel_iterations=1: one block in flight, so memory stays at one block's matrices.
     _, total = tf.while_loop(lambda i, acc: i < n_blocks, body,
-                             (tf.constant(0), tf.constant(0.0, tf.float32)))
+                             (tf.constant(0), tf.constant(0.0, tf.float32)),
+                             parallel_iterations=1)
 
     def grad(upstream):
         def grad_body(i, ga, gb, rows_a, rows_b):
@@ -274,6 +276,7 @@ def _blockwise_forward_and_grad(fa, fb, scale, chunk_size):
         _, ga, gb, rows_a, rows_b = tf.while_loop(
             lambda i, *_: i < n_blocks, grad_body,
             (tf.constant(0), tf.zeros_like(fa_p), tf.zeros_like(fb_p), *arrays),
+            parallel_iterations=1,
         )
 
         def merge(g, row_blocks):
