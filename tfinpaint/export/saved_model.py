@@ -61,12 +61,15 @@ def _check_pair(image, mask):
     ]
 
 
-def build_serving_functions(generator, size_multiple: int, min_size: int = 0):
-    """The two signature functions for ``generator`` (see the module docstring).
+def build_serving_functions(generator, size_multiple: int, min_size: int | None = None):
+    """The two signature functions for ``generator`` (see the module docstring); ``min_size``
+    defaults to ``generator.min_size`` (0 when it has none).
 
     Both go through :func:`tfinpaint.data.polarity.tf_hole_from_user_mask` (the one mask rule)
     and :func:`tfinpaint.edge.inpaint_uint8` (pad, run, crop, composite).
     """
+    if min_size is None:
+        min_size = int(getattr(generator, "min_size", None) or 0)
 
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
@@ -116,11 +119,11 @@ def next_version(model_dir: os.PathLike) -> int:
     return max(versions, default=0) + 1
 
 
-def _warmup_records(path: pathlib.Path, size_multiple: int) -> None:
+def _warmup_records(path: pathlib.Path, size_multiple: int, min_size: int = 0) -> None:
     """Writes TF Serving warmup requests (a PredictionLog TFRecord) for both signatures."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    side = max(32, size_multiple)
+    side = max(32, size_multiple, -(-int(min_size) // size_multiple) * size_multiple)
     image = (np.arange(side * side * 3) % 251).astype(np.uint8).reshape(1, side, side, 3)
     mask = np.zeros((1, side, side, 1), np.uint8)
     mask[:, side // 4 : side // 2, side // 4 : side // 2] = 255
@@ -201,8 +204,8 @@ def export_saved_model(
         )
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    fns, specs = build_serving_functions(generator, size_multiple,
-                                         int(getattr(generator, "min_size", 0) or 0))
+    min_size = int(getattr(generator, "min_size", None) or 0)
+    fns, specs = build_serving_functions(generator, size_multiple, min_size)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): add_endpoint tracks the variables the endpoints use, and
     # track() would store every variable a second time (as Keras variables besides them).
@@ -218,6 +221,7 @@ def export_saved_model(
             "name": name,
             "version": version,
             "size_multiple": size_multiple,
+            "min_size": min_size,
             "signatures": {
                 SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
                 ENCODED_SIGNATURE: {
@@ -234,7 +238,7 @@ def export_saved_model(
         }
         (extra / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str))
         if warmup:
-            _warmup_records(extra / WARMUP_FILE, size_multiple)
+            _warmup_records(extra / WARMUP_FILE, size_multiple, min_size)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)

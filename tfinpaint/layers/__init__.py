@@ -19,7 +19,13 @@ from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.pointwise_norm import PointwiseNorm
 from tfinpaint.layers.recurrent_conv import RecurrentConv2D
-from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
+from tfinpaint.layers.region_conv import RegionConv2D
+from tfinpaint.layers.resize import (
+    BilinearResize,
+    NearestDownsample,
+    NearestUpsample,
+    resize_nearest_align_corners,
+)
 from tfinpaint.layers.spectral_norm import SpectralNorm
 from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
 
@@ -39,8 +45,10 @@ __all__ = [
     "PixelContextualAttention",
     "PointwiseNorm",
     "RecurrentConv2D",
+    "RegionConv2D",
     "SpectralNorm",
     "SqueezeExcitation",
     "reflect_pad_to_multiple",
+    "resize_nearest_align_corners",
     "set_batchnorm_frozen",
 ]

@@ -24,15 +24,19 @@ def padded_size(n, multiple: int):
     return (n + multiple - 1) // multiple * multiple
 
 
-def reflect_pad_to_multiple(x: tf.Tensor, multiple: int) -> tf.Tensor:
+def reflect_pad_to_multiple(x: tf.Tensor, multiple: int, min_size: int = 0) -> tf.Tensor:
     """Pads NHWC ``x`` at the bottom/right so H and W are multiples of ``multiple``.
 
     Equals ``numpy.pad(x, [(0,0), (0,ph), (0,pw), (0,0)], mode="reflect")``; a 1-pixel dimension
     is repeated (numpy's reflect is undefined there). Crop back with ``x[:, :h, :w]``.
+    With ``min_size``, H and W are also padded to at least ``min_size`` (rounded up to the
+    multiple), as :class:`tfinpaint.inference.Inpainter` does for models with a minimum size.
     """
-    if multiple <= 1:
+    multiple = max(int(multiple), 1)
+    floor = padded_size(int(min_size), multiple) if min_size else 0
+    if multiple <= 1 and not floor:
         return x
     shape = tf.shape(x)
     h, w = shape[1], shape[2]
-    x = tf.gather(x, _reflect_indices(h, padded_size(h, multiple)), axis=1)
-    return tf.gather(x, _reflect_indices(w, padded_size(w, multiple)), axis=2)
+    x = tf.gather(x, _reflect_indices(h, tf.maximum(padded_size(h, multiple), floor)), axis=1)
+    return tf.gather(x, _reflect_indices(w, tf.maximum(padded_size(w, multiple), floor)), axis=2)

@@ -16,6 +16,12 @@ Semantics, with ``f`` an integer factor (anchors section 9):
   PyTorch takes source index ``floor(i * f)`` for ``i < floor(H / f)``; that is the strided
   slice ``x[:, : H // f * f : f]``. TF2 ``resize(nearest)`` would take ``floor((i + 0.5) * f)``
   (shifted by ``f // 2``), so it is *not* used here.
+- :func:`resize_nearest_align_corners` equals TF1 ``tf.image.resize_nearest_neighbor(x, size,
+  align_corners=True)`` (Region-wise inpainting resizes its mask to every feature size this
+  way): ``out[i] = in[min(round(i * (H_in - 1) / (H_out - 1)), H_in - 1)]``, rounding half away
+  from zero, in float32 as TensorFlow's and TFLite's kernels compute it. It lowers to the TFLite
+  builtin ``RESIZE_NEAREST_NEIGHBOR`` with ``align_corners=True``; values are copied, so a
+  binary mask stays exactly 0/1.
 - :func:`resize_bilinear` equals ``F.interpolate(x, size=..., mode="bilinear",
   align_corners=False)`` (``antialias=False``): both use ``src = (i + 0.5) * in / out - 0.5``
   clamped at the border. With ``factor=`` the output size is ``floor(H * factor)`` as in PyTorch;
@@ -80,6 +86,24 @@ def downsample_nearest(x, factor: int = 2):
     h = shape[1] // factor * factor
     w = shape[2] // factor * factor
     return x[:, :h:factor, :w:factor, :]
+
+
+def resize_nearest_align_corners(x, size):
+    """Nearest resize with TF1's ``align_corners=True`` index map (see the module docstring).
+
+    Args:
+        x: NHWC tensor (dynamic H, W allowed).
+        size: ``(H_out, W_out)``: ints or a 1-D int32 tensor (e.g. ``tf.shape(y)[1:3]``).
+
+    Returns:
+        ``(N, H_out, W_out, C)`` tensor of ``x``'s dtype.
+    """
+    x = tf.convert_to_tensor(x)
+    _check_rank4(x, "resize_nearest_align_corners")
+    size = tf.cast(tf.convert_to_tensor(size), tf.int32)
+    return tf.raw_ops.ResizeNearestNeighbor(
+        images=x, size=size, align_corners=True, half_pixel_centers=False
+    )
 
 
 def _bilinear_size(x, size, factor):

@@ -30,7 +30,13 @@ Input normalisation (applied inside :meth:`FeatureExtractor.__call__` to ``[0, 1
 * ``"imagenet"``: ``(x - mean) / std`` with torchvision's ImageNet mean/std (MADF; PConv-Keras);
 * ``"caffe"``: ``x * 255``, RGB -> BGR, minus the ImageNet BGR mean ``[103.939, 116.779, 123.68]``
   (``keras.applications.vgg16.preprocess_input``; Region-wise, whose TF code does the same on
-  ``(x + 1) * 127.5``). Region-wise additionally resizes to 224x224 first; that is not done here.
+  ``(x + 1) * 127.5``).
+
+Input resize (``resize=``, applied first): Region-wise's ``Vgg16.build`` resizes every image to
+224x224 with TF1 ``tf.image.resize_images`` (bilinear, ``align_corners=False`` and *no*
+half-pixel centres, TF1's legacy sampling ``src = i * in / out``); ``resize=224`` does exactly
+that (``ResizeBilinear(half_pixel_centers=False)``, differentiable). Resizing commutes with the
+affine normalisations above, so the order is immaterial up to float rounding.
 
 Torch ``MaxPool2d(2, 2)`` floors odd sizes, as Keras ``'valid'`` max pooling does, and torch
 ``Conv2d(3, padding=1)`` equals Keras ``'same'`` for stride 1, so a torchvision VGG and this
@@ -47,6 +53,7 @@ from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 # Convolutions per block (torchvision / Keras VGG "D" and "E" configurations).
@@ -135,6 +142,8 @@ class FeatureExtractor:
             warns). Defaults to ``"imagenet"``.
         normalization: ``"none"``, ``"imagenet"`` or ``"caffe"``, applied to ``[0, 1]`` RGB
             inputs. Defaults to ``"none"`` (RFR-Net).
+        resize: ``None`` (default) or an int / ``(H, W)``: every input is first resized to that
+            size with TF1's legacy bilinear sampling (Region-wise: ``224``).
         dtype: dtype policy the VGG layers are built with. Defaults to ``"float32"`` so the loss
             network stays in float32 under a ``mixed_float16`` global policy (fp16 activations of
             deep VGG layers can overflow with ``"caffe"`` inputs); ``None`` follows the global
@@ -166,6 +175,7 @@ class FeatureExtractor:
         weights: str | os.PathLike | None = "imagenet",
         normalization: str = "none",
         dtype: str | None = "float32",
+        resize: int | Sequence[int] | None = None,
     ):
         if network not in _BLOCKS:
             raise ValueError(
@@ -190,6 +200,15 @@ class FeatureExtractor:
                 f"Keras layer). Received: layers={layers}"
             )
 
+        if resize is not None:
+            pair = (resize, resize) if isinstance(resize, int) else tuple(resize)
+            if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in pair):
+                raise ValueError(
+                    f"resize must be None, a positive int or a pair of them. Received: "
+                    f"resize={resize!r}"
+                )
+            resize = (int(pair[0]), int(pair[1]))
+        self.resize = resize
         self.network = network
         self.layers = layers
         self.keras_layer_names = keras_names
@@ -238,8 +257,12 @@ class FeatureExtractor:
 
     # --------------------------------------------------------------------------------------
     def normalize(self, images):
-        """Applies the input normalisation to ``[0, 1]`` RGB images (float32)."""
+        """Applies the input resize (if any) and normalisation to ``[0, 1]`` RGB (float32)."""
         x = ops.cast(images, "float32")
+        if self.resize is not None:
+            # TF1 tf.image.resize_images (Region-wise Vgg16.build): legacy bilinear sampling.
+            x = tf.raw_ops.ResizeBilinear(images=x, size=self.resize, align_corners=False,
+                                          half_pixel_centers=False)
         if self.normalization == "imagenet":
             mean = ops.convert_to_tensor(np.asarray(IMAGENET_MEAN, "float32"))
             std = ops.convert_to_tensor(np.asarray(IMAGENET_STD, "float32"))

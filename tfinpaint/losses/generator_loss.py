@@ -214,7 +214,7 @@ class GeneratorLoss:
         if loss == "hole":
             return pixel.hole_l1(target, x, mask)
         if loss == "l1":
-            return pixel.l1(target, x)
+            return pixel.l1(target, x, **term.kwargs)
         if loss == "tv":
             return pixel.total_variation(x, mask)
         if loss == "tv_dilated":
@@ -240,6 +240,6 @@ class GeneratorLoss:
             if loss == "perceptual":
                 return perceptual.perceptual_loss(f_target, f_x)
             if loss == "style":
-                return perceptual.style_loss(f_target, f_x)
-            return perceptual.correlation_loss(f_target, f_x)
+                return perceptual.style_loss(f_target, f_x, **term.kwargs)
+            return perceptual.correlation_loss(f_target, f_x, **term.kwargs)
         raise ValueError(f"Loss {loss!r} of term {term.metric_name!r} is not implemented.")

@@ -50,18 +50,23 @@ def _check_mask(mask, image, fn):
         )
 
 
-def l1(y, out):
+def l1(y, out, reduction: str = "mean"):
     """Plain L1: ``mean(|y - out|)`` over all elements (Baik's ``refine_l1``).
 
     Args:
         y: target images ``(N, H, W, C)``.
         out: predicted images, same shape.
+        reduction: ``"mean"`` (default) or ``"sum"`` (Region-wise ``rec_loss``:
+            ``reduce_sum(|gt - x|)``).
 
     Returns:
         float32 scalar.
     """
     _check_image_pair(y, out, "l1")
-    return ops.mean(ops.abs(_as_float32(y) - _as_float32(out)))
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum'. Received: reduction={reduction!r}")
+    reduce = ops.mean if reduction == "mean" else ops.sum
+    return reduce(ops.abs(_as_float32(y) - _as_float32(out)))
 
 
 def valid_l1(y, out, mask):

@@ -26,6 +26,12 @@ LOSS_NAMES = (
     "sobel",  # Baik: L1 between batch-normalised Scharr-like edge maps, summed over channels
     "low_frequency_perceptual",  # perceptual loss between the 5x5 box low-passed images
 )
+# Keyword options a term may pass to its loss function (``LossTerm.options``).
+LOSS_OPTIONS = {
+    "l1": ("reduction",),  # "mean" | "sum" (Region-wise rec_loss: reduce_sum)
+    "style": ("reduction",),  # "mean" | "sum" (Region-wise loss_style: reduce_sum)
+    "correlation": ("reduction", "chunk_size"),  # + rows per block (None = dense)
+}
 ON_CHOICES = ("raw", "composite", "both")
 # Space in which pixel losses are computed: [0, 1] images, or ImageNet-normalized (MADF).
 PIXEL_SPACES = ("image", "imagenet")
@@ -42,6 +48,9 @@ class LossTerm:
         on: ``"raw"`` (the network output), ``"composite"`` (known pixels pasted back) or
             ``"both"`` (sum of the two, as RFR/PConv do for perceptual and style).
         name: metric name; defaults to ``loss`` (or ``f"{loss}_{output}"`` for non-final outputs).
+        options: keyword arguments of the loss function, as a dict or ``(key, value)`` pairs
+            (stored as sorted pairs); allowed keys per loss in ``LOSS_OPTIONS``, e.g.
+            ``{"reduction": "sum", "chunk_size": 1024}`` for ``correlation``.
     """
 
     loss: str
@@ -49,12 +58,26 @@ class LossTerm:
     output: str = "output"
     on: str = "raw"
     name: str | None = None
+    options: tuple = ()
 
     def __post_init__(self):
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"Unknown loss; known: {LOSS_NAMES}. Received: loss={self.loss!r}")
         if self.on not in ON_CHOICES:
             raise ValueError(f"on must be one of {ON_CHOICES}. Received: on={self.on!r}")
+        options = dict(self.options)
+        unknown = sorted(set(options) - set(LOSS_OPTIONS.get(self.loss, ())))
+        if unknown:
+            raise ValueError(
+                f"Loss {self.loss!r} takes the options {LOSS_OPTIONS.get(self.loss, ())}. "
+                f"Received: options={options}"
+            )
+        object.__setattr__(self, "options", tuple(sorted(options.items())))
+
+    @property
+    def kwargs(self) -> dict:
+        """The options as keyword arguments of the loss function."""
+        return dict(self.options)
 
     @property
     def metric_name(self) -> str:

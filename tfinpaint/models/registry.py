@@ -32,6 +32,7 @@ _MODEL_MODULES = (
     "tfinpaint.models.msa",
     "tfinpaint.models.madf",
     "tfinpaint.models.recurrent",
+    "tfinpaint.models.regionwise",
 )
 
 

@@ -213,6 +213,7 @@ class InpaintingTrainer(keras.Model):
                     recipe.feature_layers,
                     weights=vgg_weights,
                     normalization=recipe.feature_normalization,
+                    resize=recipe.feature_resize,
                 )
             generator_loss = losses.GeneratorLoss(
                 recipe.terms,

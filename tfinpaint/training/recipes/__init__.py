@@ -14,7 +14,7 @@ import importlib
 
 # The loss vocabulary lives in ``tfinpaint.losses.terms`` (losses never import training/);
 # re-exported here because recipes are written with it.
-from tfinpaint.losses.terms import LOSS_NAMES, ON_CHOICES, PIXEL_SPACES, LossTerm  # noqa: F401
+from tfinpaint.losses.terms import LOSS_NAMES, LOSS_OPTIONS, ON_CHOICES, PIXEL_SPACES, LossTerm  # noqa: F401
 
 ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
 
@@ -130,6 +130,7 @@ class Recipe:
     # Space of the pixel terms (valid, hole, l1, tv*, frequency): "image" ([0, 1]) or
     # "imagenet" ((x - mean) / std, where MADF's official code computes them).
     pixel_space: str = "image"
+    feature_resize: int | None = None  # VGG input resized first (Region-wise: 224)
     adversarial: str | None = None  # one of ADVERSARIAL_KINDS
     adversarial_weight: float = 0.0
     adversarial_on: str = "composite"
@@ -181,6 +182,7 @@ _RECIPE_MODULES = (
     "tfinpaint.training.recipes.msa_net",
     "tfinpaint.training.recipes.madf",
     "tfinpaint.training.recipes.recurrent_refine",
+    "tfinpaint.training.recipes.regionwise",
 )
 _loaded = False
 
