@@ -64,22 +64,43 @@ class LossTerm:
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerSpec:
+    """Optimizer as data.
+
+    ``ema_momentum``: ``None`` (no averaging) or the momentum of an exponential moving average
+    of the trained weights (Keras ``use_ema``; ``average = m * average + (1 - m) * weight``
+    after each step). The average lives in the optimizer (and its checkpoints); the trainer
+    evaluates and exports it (``InpaintingTrainer.ema_weights``) while training continues on
+    the raw weights.
+    """
+
     name: str = "adam"
     learning_rate: float = 2e-4
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7  # Keras default; PyTorch Adam uses 1e-8 (recipes porting torch set it)
+    ema_momentum: float | None = None
+
+    def __post_init__(self):
+        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
+            raise ValueError(
+                f"ema_momentum must be None or in (0, 1). Received: {self.ema_momentum!r}"
+            )
 
     def build(self):
         import keras
 
         if self.name != "adam":
             raise ValueError(f"Only 'adam' is supported. Received: name={self.name!r}")
+        ema = {}
+        if self.ema_momentum is not None:
+            ema = {"use_ema": True, "ema_momentum": self.ema_momentum,
+                   "ema_overwrite_frequency": None}
         return keras.optimizers.Adam(
             learning_rate=self.learning_rate,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+            **ema,
         )
 
 
