@@ -13,8 +13,9 @@ The script records what it trained on and for how long:
 * ``OUT/plan.json``: the plan (fixed at the first start; a changed plan is refused);
 * ``OUT/data.json``: the training files (name, size, SHA-256) and the SHA-256 of the folder's
   ``SOURCES.tsv`` (licences and attribution of the photos);
-* ``OUT/sessions.jsonl``: one line per invocation and stage: start/end time, steps done, wall
-  and process CPU seconds.
+* ``OUT/sessions/<start>-<pid>.json``: one file per invocation and stage, rewritten every
+  minute while it runs: start and last-update time, wall and process CPU seconds (all threads),
+  and at the end the steps done. A killed run keeps its record up to its last minute.
 
 Progress: one line per ``val_every`` steps (losses, validation PSNR/SSIM/L1 of the EMA
 weights), ``OUT/<stage>/validation.jsonl`` and TensorBoard under ``OUT/<stage>/tb``.
@@ -34,6 +35,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 
 # The default model's plan. Changing it means a new run directory.
@@ -99,28 +101,54 @@ def _fix_plan(out: str, plan: dict) -> None:
         _write_json(path, plan)
 
 
+class SessionRecord:
+    """``OUT/sessions/<start>-<pid>.json``, rewritten every ``period`` seconds by a daemon
+    thread (and once at the end) with the wall and process CPU seconds spent so far."""
+
+    def __init__(self, out, stage, period=60.0):
+        folder = os.path.join(out, "sessions")
+        os.makedirs(folder, exist_ok=True)
+        self.path = os.path.join(folder, f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json")
+        self.record = {"stage": stage, "start": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self.wall0, self.cpu0 = time.time(), time.process_time()
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def write(self, **extra):
+        self.record.update(extra, updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                           wall_seconds=round(time.time() - self.wall0, 1),
+                           cpu_seconds=round(time.process_time() - self.cpu0, 1))
+        _write_json(self.path, self.record)
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            self.write()
+
+    def __enter__(self):
+        self.write()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.write(finished=exc[0] is None)
+
+
 def run_stage(plan, stage, images, val, out, previous_dir):
     from tfinpaint.training.run import train
 
     stage_dir = os.path.join(out, stage["name"])
     finetune_from = previous_dir if stage.get("finetune") else None
-    wall0, cpu0 = time.time(), time.process_time()
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    result = train(
-        plan["model"], images, val, out_dir=stage_dir, size=stage["size"],
-        batch=stage["batch"], steps=stage["steps"], masks=plan["masks"],
-        finetune_from=finetune_from, save_every=stage["save_every"],
-        val_every=stage["val_every"], seed=plan["seed"], config=plan["config"],
-        recipe=plan["recipe"], verbose=2, keep_weights=True,
-    )
-    with open(os.path.join(out, "sessions.jsonl"), "a") as f:
-        f.write(json.dumps({
-            "stage": stage["name"], "start": started,
-            "end": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "from_step": result["resumed_from"], "to_step": result["step"],
-            "wall_seconds": round(time.time() - wall0, 1),
-            "cpu_seconds": round(time.process_time() - cpu0, 1),
-        }) + "\n")
+    with SessionRecord(out, stage["name"]) as session:
+        result = train(
+            plan["model"], images, val, out_dir=stage_dir, size=stage["size"],
+            batch=stage["batch"], steps=stage["steps"], masks=plan["masks"],
+            finetune_from=finetune_from, save_every=stage["save_every"],
+            val_every=stage["val_every"], seed=plan["seed"], config=plan["config"],
+            recipe=plan["recipe"], verbose=2, keep_weights=True,
+        )
+        session.record.update(from_step=result["resumed_from"], to_step=result["step"])
     return stage_dir, result
 
 

@@ -66,11 +66,12 @@ class LossTerm:
 class OptimizerSpec:
     """Optimizer as data.
 
-    ``ema_momentum``: ``None`` (no averaging) or the momentum of an exponential moving average
-    of the trained weights (Keras ``use_ema``; ``average = m * average + (1 - m) * weight``
-    after each step). The average lives in the optimizer (and its checkpoints); the trainer
-    evaluates and exports it (``InpaintingTrainer.ema_weights``) while training continues on
-    the raw weights.
+    ``ema_momentum``: ``None`` (no averaging) or the momentum ``m`` of an exponential moving
+    average of the trained weights (``average = m_t * average + (1 - m_t) * weight`` after each
+    step, ``m_t = min(m, (1 + t) / (10 + t))``: see
+    :class:`tfinpaint.training.optimizers.WarmupEMAAdam`). The average lives in the optimizer
+    (and its checkpoints); the trainer evaluates and exports it
+    (``InpaintingTrainer.ema_weights``) while training continues on the raw weights.
     """
 
     name: str = "adam"
@@ -91,11 +92,14 @@ class OptimizerSpec:
 
         if self.name != "adam":
             raise ValueError(f"Only 'adam' is supported. Received: name={self.name!r}")
-        ema = {}
+        cls, ema = keras.optimizers.Adam, {}
         if self.ema_momentum is not None:
+            from tfinpaint.training.optimizers import WarmupEMAAdam
+
+            cls = WarmupEMAAdam
             ema = {"use_ema": True, "ema_momentum": self.ema_momentum,
                    "ema_overwrite_frequency": None}
-        return keras.optimizers.Adam(
+        return cls(
             learning_rate=self.learning_rate,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
