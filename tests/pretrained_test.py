@@ -109,3 +109,20 @@ def test_shipped_model_beats_untrained_network_and_opencv(val_pairs):
 
 SHIPPED_FLOOR = 0.0  # set from the measurement below
 TELEA_MARGIN = 0.0
+
+
+def test_default_loads_by_name_without_warning_and_export_needs_a_name_otherwise(
+    tmp_path, capsys
+):
+    from tfinpaint.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no random-weights warning for a shipped name
+        model = load(DEFAULT_MODEL)
+    assert Inpainter().model.count_params() == model.count_params()
+    reference = registry.build(model.registry_name, **model.registry_config)
+    reference.load_weights(str(default_model_path() / "generator.weights.h5"))
+    for a, b in zip(model.weights, reference.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "--name is required" in capsys.readouterr().err
