@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make test   creates .venv, installs tfinpaint with its dev extras, lints, runs the suite
 #   make demo   runs the main job (masks -> evaluation of the baseline -> table + picture)
+#   make saved-models   writes saved_models/<default model>/1/ from the shipped weights
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: venv test lint demo clean
+.PHONY: venv test lint demo saved-models clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +28,11 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/tfinpaint demo --out $(DEMO_OUT)
+
+# saved_models/<default>/1/: the shipped default model (tfinpaint/pretrained/) as a TF Serving
+# SavedModel, for `tfinpaint serve saved_models/` and tensorflow/serving (saved_models/README.md).
+saved-models: $(STAMP)
+	$(BIN)/tfinpaint export --out saved_models/ --version 1 --overwrite
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

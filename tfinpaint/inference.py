@@ -64,8 +64,9 @@ from tfinpaint.data.polarity import (
     resize_hole,
 )
 from tfinpaint.edge import composite, run_padded
+from tfinpaint.pretrained import DEFAULT_MODEL, list_pretrained, pretrained_path
 
-__all__ = ["Inpainter", "load", "RUN_CONFIG", "RUN_WEIGHTS"]
+__all__ = ["Inpainter", "load", "DEFAULT_MODEL", "RUN_CONFIG", "RUN_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ def load(name_or_path):
             - a registered model name (``tfinpaint.models.list_models()``): a classical method
               (``"cv2-telea"``, ``"cv2-ns"``) is built as is; a Keras network is built with its
               official config and **random weights** (a loud ``UserWarning`` says so);
+            - a shipped model's name (``tfinpaint.pretrained.list_pretrained()``, e.g.
+              ``DEFAULT_MODEL = "pconv_unet_default"``): its trained weights, from the package;
             - a training run directory holding ``config.json`` (``{"model": name, "config":
               {overrides}, ...}``) and ``generator.weights.h5``: the model is built with the
               overrides and the weights are loaded;
@@ -190,6 +193,9 @@ def load(name_or_path):
                 stacklevel=2,
             )
         return model
+    if isinstance(name_or_path, str) and text in list_pretrained() and not is_run:
+        shipped = pretrained_path(text)
+        return _load_run(shipped / RUN_CONFIG, shipped / RUN_WEIGHTS)
     if path.is_dir():
         config_path = path / RUN_CONFIG
         if not config_path.is_file():
@@ -299,7 +305,8 @@ class Inpainter:
         model: a generator (``keras.Model`` or classical method following the generator contract:
             ``model((image, mask), training=False) -> {"output": ...}``, attribute
             ``size_multiple``), or anything :func:`load` accepts (name, run directory, weights
-            file).
+            file). Defaults to the shipped default model
+            (``tfinpaint.pretrained.DEFAULT_MODEL``, trained weights in the package).
         max_size: optional cap on the long side of any single model call. A call on a larger
             image (after the strategy, e.g. one crop) runs on a copy downscaled to ``max_size``
             and only its hole pixels are upscaled back. ``None`` (default): no cap.
@@ -336,7 +343,7 @@ class Inpainter:
 
     def __init__(
         self,
-        model,
+        model=DEFAULT_MODEL,
         max_size: int | None = None,
         strategy: str = "original",
         crop_margin: int = 128,

@@ -29,7 +29,8 @@ def test_skimage_photos_are_shipped_rgb_photos():
 
 def test_demo_default_photos(tmp_path, capsys):
     out = tmp_path / "demo"
-    argv = ["demo", "--out", str(out), "--per-bucket", "1", "--size", "128", "--no-progress"]
+    argv = ["demo", "--out", str(out), "--per-bucket", "1", "--size", "128", "--no-progress",
+            "--models", "cv2-telea,cv2-ns"]
     assert main(argv + ["--train-steps", "0"]) == 0
     printed = capsys.readouterr().out
     for name in ("metrics.md", "metrics.csv", "metrics.json", "demo.png"):
@@ -190,3 +191,16 @@ def test_demo_trains_exports_and_serves(tmp_path, capsys):
     assert "steps 6 -> 8" in printed and "## pconv_unet (8 steps)" in printed
     assert demo_cli._latest_step(run_dir / "checkpoints") == 8
     assert json.loads((out / "metrics.json").read_text())["settings"]["train_steps"] == 8
+
+
+def test_picture_shows_the_shipped_model_not_the_short_run():
+    from tfinpaint.pretrained import DEFAULT_MODEL
+
+    assert demo_cli.DEFAULT_MODELS.split(",") == [DEFAULT_MODEL, "cv2-telea", "cv2-ns"]
+    run = demo_cli.DemoRun(args=None, out=None, models=[DEFAULT_MODEL, "cv2-telea", "out/run"],
+                           trained_source="out/run")
+    assert run.picture_models() == [DEFAULT_MODEL, "cv2-telea"]
+    # Without a shipped network among --models the short run is the learned column.
+    run = demo_cli.DemoRun(args=None, out=None, models=["cv2-telea", "out/run"],
+                           trained_source="out/run")
+    assert run.picture_models() == ["cv2-telea", "out/run"]

@@ -36,7 +36,8 @@ def test_single_image_matches_opencv(tmp_path, val_photos, capsys):
     hole = _box_hole(image.shape, 100, 150, 60, 90)
     mask = _save_mask(tmp_path / "mask.png", hole)
     out = tmp_path / "result.png"
-    assert main(["inpaint", str(src), "--mask", str(mask), "-o", str(out)]) == 0
+    args = ["inpaint", str(src), "--mask", str(mask), "-o", str(out), "--model", "cv2-telea"]
+    assert main(args) == 0
     assert f"Wrote {out}" in capsys.readouterr().out
     result = np.asarray(Image.open(out))
     # Independent reference: OpenCV Telea (radius 3) on the decoded photo.
@@ -75,7 +76,8 @@ def test_crop_strategy_on_large_photo(tmp_path, val_photos):
     hole = _box_hole(image.shape, 200, 300, 30, 40)
     mask = _save_mask(tmp_path / "m.png", hole)
     out = tmp_path / "r.png"
-    args = ["inpaint", str(src), "--mask", str(mask), "-o", str(out), "--strategy", "crop"]
+    args = ["inpaint", str(src), "--mask", str(mask), "-o", str(out), "--strategy", "crop",
+            "--model", "cv2-telea"]
     assert main(args + ["--crop-margin", "64"]) == 0
     result = np.asarray(Image.open(out))
     # Telea on the crop only (box grown by 64 px each side) gives the hole pixels.
@@ -99,7 +101,8 @@ def test_folder_mode(tmp_path, val_photos):
         name = f"{src.stem}_mask.png" if i == 2 else f"{src.stem}.png"  # both naming rules
         _save_mask(masks / name, holes[src.stem])
     assert (
-        main(["inpaint", str(images), "--mask", str(masks), "-o", str(out), "--no-progress"]) == 0
+        main(["inpaint", str(images), "--mask", str(masks), "-o", str(out), "--no-progress",
+              "--model", "cv2-telea"]) == 0
     )
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}.png" for p in val_photos[:3])
     inpainter = Inpainter("cv2-telea")

@@ -169,6 +169,21 @@ class PConvUNetTest(TestCase):
         self.assertTrue(revived.get_layer("enc_2_bn").frozen_stats)
         self.assertFalse(revived.get_layer("dec_2_bn").frozen_stats)
 
+    def test_base_channels_scales_every_width(self):
+        # The shipped default's configuration: 7 levels at half the paper's widths.
+        self.assertEqual([c for _, c in encoder_levels(7, 32)],
+                         [32, 64, 128, 256, 256, 256, 256])
+        model = PConvUNet(layer_size=4, base_channels=16)
+        self.assertEqual(tuple(model.get_layer("enc_4").kernel.shape), (3, 3, 64, 128))
+        # dec_4 sees up(enc_4) (128) + the enc_3 skip (64) and gives 64 channels.
+        self.assertEqual(tuple(model.get_layer("dec_4").kernel.shape), (3, 3, 192, 64))
+        self.assertEqual(model.get_config()["base_channels"], 16)
+        out = model(_inputs(2, 16, 32))["output"]
+        self.assertEqual(tuple(out.shape), (2, 16, 32, 3))
+        for bad in (0, 12, 32.5, True):
+            with self.assertRaisesRegex(ValueError, "base_channels must be a positive multiple"):
+                PConvUNet(layer_size=4, base_channels=bad)
+
     def test_training_reduces_loss(self):
         keras.utils.set_random_seed(1)
         model = PConvUNet(layer_size=4)

@@ -20,15 +20,19 @@ Steps (each a function of a shared :class:`DemoRun`, listed in :data:`STEPS`):
    like the models of ``--models``, as ``pconv_unet (N steps)``. It is trained on the photos
    it is scored on: this shows the pipeline, it is no benchmark. ``--train-steps 0`` skips
    this step, ``export`` and ``serve``.
-4. ``evaluate``: each model of ``--models`` (default the classical baselines ``cv2-telea`` and
-   ``cv2-ns``) with :func:`tfinpaint.evaluation.evaluate`: images centre-cropped and resized to
-   ``--size``, mask ``i`` paired with image ``i mod number of images`` (every mask is used once),
-   composite scored with PSNR / SSIM / L1 per bucket and in total.
+4. ``evaluate``: each model of ``--models`` (default the shipped trained network
+   ``pconv_unet_default``, :data:`tfinpaint.pretrained.DEFAULT_MODEL`, and the classical
+   baselines ``cv2-telea`` and ``cv2-ns``) with :func:`tfinpaint.evaluation.evaluate`:
+   images centre-cropped and resized to ``--size``, mask ``i`` paired with image ``i mod number
+   of images`` (every mask is used once), composite scored with PSNR / SSIM / L1 per bucket and
+   in total.
 5. ``report``: ``metrics.md`` (one table per model), ``metrics.csv`` (one row per model and
    group) and ``metrics.json`` (everything, per image too) in ``--out``; the tables are printed.
 6. ``picture``: ``demo.png``: one row per selected photo (masks from different buckets) with the
    columns input, mask (white = hole), masked input (holes white), and the result of each model
    (:class:`tfinpaint.inference.Inpainter`, the same composite that was scored).
+   The short demo run is left out of the picture when ``--models`` holds a shipped trained
+   network (as by default): 150 steps at 64 px show the pipeline, not what a learned model does.
 7. ``export``: the trained run as a TF Serving SavedModel,
    ``OUT/saved_models/pconv_unet/1/`` (:func:`tfinpaint.export.export_saved_model`, replaced on
    each run).
@@ -64,6 +68,7 @@ from tfinpaint.cli.common import (
     model_errors,
     output_dir,
 )
+from tfinpaint.pretrained import DEFAULT_MODEL
 
 HELP = "Run the main job: masks -> inpaint photos with each model -> metrics table + picture."
 
@@ -80,7 +85,8 @@ SKIMAGE_PHOTOS = (
     "rocket.jpg",  # SpaceX Falcon 9 launch, public domain
 )
 
-DEFAULT_MODELS = "cv2-telea,cv2-ns"
+# The shipped trained network (tfinpaint.pretrained.DEFAULT_MODEL) beside the OpenCV baselines.
+DEFAULT_MODELS = f"{DEFAULT_MODEL},cv2-telea,cv2-ns"
 
 # The trained model: pconv_unet with 4 levels (size_multiple 16) at 64 px crops, batch 4, with
 # the offline recipe (pixel + TV terms; see tfinpaint.training.recipes.pconv_unet).
@@ -107,7 +113,8 @@ Runs offline on a fresh install. Steps:
   evaluate  each model of --models and the trained run: PSNR / SSIM / L1 of the composite,
             per bucket and total
   report    OUT/metrics.md (one table per model), metrics.csv, metrics.json; tables printed
-  picture   OUT/demo.png: input | mask | masked input | result of each model
+  picture   OUT/demo.png: input | mask | masked input | result of each model (the short run
+            only when --models holds no shipped trained model)
   export    OUT/saved_models/{TRAIN_MODEL}/{EXPORT_VERSION}: the trained run as a SavedModel
   serve     serve OUT/saved_models over gRPC on 127.0.0.1, inpaint one photo through it
             (OUT/served.png), compare with the in-process result, print the latency
@@ -166,6 +173,20 @@ class DemoRun:
     titles: dict[str, str] = dataclasses.field(default_factory=dict)
     run_dir: pathlib.Path | None = None
     trained_steps: int = 0
+    # The demo's own short run (a model of ``models`` once trained): scored in the tables,
+    # exported and served, but left out of the picture when ``--models`` holds a trained
+    # network (the shipped default), whose column shows what a learned model does.
+    trained_source: str | None = None
+
+    def picture_models(self) -> list[str]:
+        """Models shown in ``demo.png``: all of ``models``, but the short demo run only when no
+        model of ``--models`` is a trained network (e.g. ``--models cv2-telea``)."""
+        from tfinpaint.pretrained import list_pretrained
+
+        others = [m for m in self.models if m != self.trained_source]
+        if self.trained_source and not any(m in list_pretrained() for m in others):
+            return list(self.models)
+        return others
 
     def title(self, model: str) -> str:
         return self.titles.get(model, model)
@@ -287,6 +308,7 @@ def step_train(run: DemoRun) -> None:
     run.trained_steps = int(result["step"])
     source = str(run.run_dir)
     run.models.append(source)
+    run.trained_source = source
     run.titles[source] = f"{TRAIN_MODEL} ({run.trained_steps} steps)"
     losses = result.get("history", {})
     last = ", ".join(
@@ -413,13 +435,14 @@ def step_picture(run: DemoRun) -> None:
     from tfinpaint.inference import Inpainter
 
     size = run.args.size
-    inpainters = {name: Inpainter(name) for name in run.models}
+    models = run.picture_models()
+    inpainters = {name: Inpainter(name) for name in models}
     pairs = run.pairs()
     chosen = picture_rows(run)
-    width, height = picture_size(size, len(chosen), len(run.models))
+    width, height = picture_size(size, len(chosen), len(models))
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
-    titles = ["input", "mask (white = hole)", "masked input"] + [run.title(m) for m in run.models]
+    titles = ["input", "mask (white = hole)", "masked input"] + [run.title(m) for m in models]
     for c, title in enumerate(titles):
         draw.text((GAP + c * (size + GAP), 6), title[: max(8, size // 6)], fill="black")
     for r, k in enumerate(chosen):
@@ -428,7 +451,7 @@ def step_picture(run: DemoRun) -> None:
         hole = read_mask(mask_path, size)[..., 0] < 0.5
         masked = np.where(hole[..., None], np.uint8(255), image)
         tiles = [image, np.repeat((hole * 255).astype(np.uint8)[..., None], 3, -1), masked]
-        tiles += [inpainters[name](image, hole) for name in run.models]
+        tiles += [inpainters[name](image, hole) for name in models]
         y = HEADER + r * (size + GAP)
         for c, tile in enumerate(tiles):
             canvas.paste(Image.fromarray(tile), (GAP + c * (size + GAP), y))

@@ -2,6 +2,7 @@
 
 Examples::
 
+    tfinpaint export --out saved_models/            # the shipped default model, by name
     tfinpaint export runs/pconv --name pconv --out saved_models/
     tfinpaint export runs/pconv --name pconv --version 3 --overwrite --out saved_models/
 
@@ -23,6 +24,7 @@ import sys
 import warnings
 
 from tfinpaint.cli import CLIError
+from tfinpaint.pretrained import DEFAULT_MODEL
 
 HELP = "Export a trained generator (or a registry model) as a TF Serving SavedModel."
 
@@ -47,9 +49,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "model",
         metavar="RUN_OR_NAME",
-        help="training run directory, *.weights.h5 / *.keras file, or a registered model name",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help="training run directory, *.weights.h5 / *.keras file, a shipped model name or a "
+        f"registered model name (default {DEFAULT_MODEL}, the shipped trained model)",
     )
-    p.add_argument("--name", required=True, help="model name (the folder clients request)")
+    p.add_argument("--name", default=None,
+                   help="model name (the folder clients request); defaults to RUN_OR_NAME when "
+                   "that is a shipped model's name")
     p.add_argument("--out", required=True, help="model base folder, e.g. saved_models/")
     p.add_argument("--version", type=int, default=None,
                    help="integer version (default: next free version)")
@@ -73,7 +80,13 @@ def run(args) -> int:
     from tfinpaint.export.saved_model import export_saved_model
     from tfinpaint.inference import load
     from tfinpaint.models import registry
+    from tfinpaint.pretrained import list_pretrained
 
+    if args.name is None:
+        if args.model not in list_pretrained():
+            raise CLIError("--name is required unless RUN_OR_NAME is a shipped model's name "
+                           f"({', '.join(list_pretrained()) or 'none shipped'})")
+        args.name = args.model
     if args.version is not None and args.version <= 0:
         raise CLIError(f"--version must be a positive integer. Received: {args.version}")
     out = pathlib.Path(args.out)

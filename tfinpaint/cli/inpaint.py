@@ -33,6 +33,7 @@ from tfinpaint.cli.common import (
     existing_path,
     model_errors,
 )
+from tfinpaint.pretrained import DEFAULT_MODEL
 
 HELP = "Inpaint an image (or a folder of images) where its mask is white."
 
@@ -45,9 +46,10 @@ ratio): it is resized with nearest neighbour. A mask with no white pixel leaves 
 unchanged (a warning says so).
 Folders: IMAGE is a folder, --mask a folder with masks of the same stems (NAME.png or
 NAME_mask.png), -o a folder; results are written as OUT/NAME.png.
-Models: cv2-telea (default), cv2-ns, a training run directory (config.json +
-generator.weights.h5) or a *.weights.h5 file next to its config.json. A network name without a
-run directory has random weights (a warning says so).
+Models: pconv_unet_default (default: the trained network shipped in the package, no download),
+cv2-telea, cv2-ns, a training run directory (config.json + generator.weights.h5) or a
+*.weights.h5 file next to its config.json. A network name without a run directory has random
+weights (a warning says so).
 Large images (IOPaint strategies): --strategy resize inpaints at --resize-limit (long side) and
 pastes the upscaled hole; --strategy crop inpaints a crop around each hole region
 (--crop-margin) when the image's long side exceeds --crop-trigger-size.
@@ -65,7 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("image", metavar="IMAGE", help="image file, or a folder of images")
     p.add_argument("--mask", required=True, help="mask file (white = fill), or a folder of masks")
     p.add_argument("-o", "--output", required=True, help="output file (e.g. out.png), or a folder")
-    add_model_argument(p, default="cv2-telea")
+    add_model_argument(p, default=DEFAULT_MODEL)
     p.add_argument(
         "--strategy",
         choices=("original", "resize", "crop"),

@@ -55,9 +55,11 @@ OUTPUT_ACTIVATIONS = ("none", "sigmoid", "clip")
 MIN_LAYER_SIZE = 4
 
 
-def encoder_levels(layer_size: int) -> list[tuple[int, int]]:
-    """``[(kernel, channels)]`` for ``enc_1 .. enc_L``."""
-    return [_ENCODER_HEAD[i] if i < len(_ENCODER_HEAD) else (3, 512) for i in range(layer_size)]
+def encoder_levels(layer_size: int, base_channels: int = 64) -> list[tuple[int, int]]:
+    """``[(kernel, channels)]`` for ``enc_1 .. enc_L``; channels scale with
+    ``base_channels / 64`` (64 = the paper's widths)."""
+    levels = [_ENCODER_HEAD[i] if i < len(_ENCODER_HEAD) else (3, 512) for i in range(layer_size)]
+    return [(k, c * base_channels // 64) for k, c in levels]
 
 
 @tfinpaint_export("tfinpaint.layers.MaskConcat")
@@ -97,12 +99,12 @@ class MaskConcat(keras.layers.Layer):
 
 
 def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_encoder_bn=False,
-                     after_decoder=None):
+                     after_decoder=None, base_channels=64):
     """The functional U-Net of :class:`PConvUNet` (and MANet's :class:`MSANet`).
 
     Args:
         image_in, mask_in: the symbolic ``(N, H, W, 3)`` image and ``(N, H, W, 1)`` mask.
-        layer_size, hidden_bias, freeze_encoder_bn: see :class:`PConvUNet`.
+        layer_size, hidden_bias, freeze_encoder_bn, base_channels: see :class:`PConvUNet`.
         after_decoder: optional ``fn(level, x) -> x`` applied to the output of ``dec_level``
             (after its BatchNorm and activation), e.g. MANet's attention after ``dec_4`` and
             ``dec_3``; the mask path is unchanged.
@@ -110,7 +112,7 @@ def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_en
     Returns:
         The raw ``dec_1`` output ``(N, H, W, 3)``.
     """
-    levels = encoder_levels(layer_size)
+    levels = encoder_levels(layer_size, base_channels)
     feats = [image_in]  # h_0 = input image, h_i = output of enc_i
     masks = [mask_in]
     channels = [3]
@@ -161,6 +163,9 @@ class PConvUNet(keras.Model):
         hidden_bias: bool, bias in the hidden partial convs (MANet). Defaults to `False`.
         freeze_encoder_bn: bool, encoder BatchNorm layers normalize with (and keep) their moving
             statistics, the paper's fine-tuning stage (Section 4.1). Defaults to `False`.
+        base_channels: int, channels of ``enc_1``; every level's width is the paper's times
+            ``base_channels / 64`` (a compact network, e.g. 32: a quarter of the multiply-adds
+            and parameters). Defaults to `64` (the paper's 64, 128, 256, 512, ...).
 
     Call arguments:
         inputs: ``(image, mask)``: image float ``(N, H, W, 3)`` in [0, 1], mask float
@@ -185,6 +190,7 @@ class PConvUNet(keras.Model):
         output_activation="none",
         hidden_bias=False,
         freeze_encoder_bn=False,
+        base_channels=64,
         **kwargs,
     ):
         if isinstance(layer_size, bool) or int(layer_size) != layer_size:
@@ -194,6 +200,13 @@ class PConvUNet(keras.Model):
             raise ValueError(
                 f"layer_size must be >= {MIN_LAYER_SIZE}. Received: layer_size={layer_size}"
             )
+        if (isinstance(base_channels, bool) or int(base_channels) != base_channels
+                or base_channels < 8 or base_channels % 8):
+            raise ValueError(
+                "base_channels must be a positive multiple of 8. "
+                f"Received: base_channels={base_channels!r}"
+            )
+        base_channels = int(base_channels)
         if output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(
                 f"output_activation must be one of {OUTPUT_ACTIVATIONS}. "
@@ -204,7 +217,8 @@ class PConvUNet(keras.Model):
         image_in = keras.Input((None, None, 3), name="image")
         mask_in = keras.Input((None, None, 1), name="mask")
 
-        x = pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias, freeze_encoder_bn)
+        x = pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias, freeze_encoder_bn,
+                             base_channels=base_channels)
 
         if output_activation == "sigmoid":
             x = keras.layers.Activation("sigmoid", name="output_sigmoid")(x)
@@ -222,6 +236,7 @@ class PConvUNet(keras.Model):
         self.output_activation = output_activation
         self.hidden_bias = bool(hidden_bias)
         self.freeze_encoder_bn = bool(freeze_encoder_bn)
+        self.base_channels = base_channels
         self.size_multiple = 2**layer_size
 
     # Validation happens before Keras' own input checks, so errors name the problem.
@@ -244,6 +259,7 @@ class PConvUNet(keras.Model):
             "output_activation": self.output_activation,
             "hidden_bias": self.hidden_bias,
             "freeze_encoder_bn": self.freeze_encoder_bn,
+            "base_channels": self.base_channels,
         }
 
     @classmethod
@@ -269,6 +285,7 @@ register_model(
             "output_activation": "none",
             "hidden_bias": False,
             "freeze_encoder_bn": False,
+            "base_channels": 64,
         },
         recipe="pconv_unet",
         discriminator=None,

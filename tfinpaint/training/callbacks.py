@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -112,14 +114,17 @@ class StepCheckpoint(keras.callbacks.Callback):
     """Saves ``manager`` (a ``tf.train.CheckpointManager``) every ``save_every`` steps.
 
     Each save also writes ``weights_path`` (``RUN_DIR/generator.weights.h5``, the latest
-    generator weights read by ``tfinpaint.inference.load``) through a temporary file renamed
-    into place, so a run killed mid-write never leaves a truncated file. A final save happens
-    at the end of training unless the last step was just saved or a non-finite loss stopped
-    the run (``stop_callback.message`` set).
+    generator weights, or their EMA when the recipe keeps one, read by
+    ``tfinpaint.inference.load``) through a temporary file renamed into place, so a run killed
+    mid-write never leaves a truncated file. A final save happens at the end of training unless
+    the last step was just saved or a non-finite loss stopped the run (``stop_callback.message``
+    set). With ``keep_weights_dir`` each save's weights file is also kept there as
+    ``step_NNNNNNN.weights.h5`` (checkpoints keep only the last three).
     """
 
     def __init__(self, manager, save_every: int, weights_path: str | None = None,
-                 stop_callback: NonFiniteLossStop | None = None, verbose: bool = True):
+                 stop_callback: NonFiniteLossStop | None = None, verbose: bool = True,
+                 keep_weights_dir: str | None = None):
         super().__init__()
         if save_every < 1:
             raise ValueError(f"save_every must be >= 1. Received: save_every={save_every}")
@@ -128,6 +133,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.weights_path = weights_path
         self.stop_callback = stop_callback
         self.verbose = verbose
+        self.keep_weights_dir = keep_weights_dir
         self.last_saved = None
 
     def _broken(self):
@@ -137,8 +143,14 @@ class StepCheckpoint(keras.callbacks.Callback):
         step = _step(self.model)
         if self.weights_path:  # first, so a listed checkpoint always has its weights file
             tmp = self.weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
-            self.model.generator.save_weights(tmp)
+            ema = getattr(self.model, "ema_weights", contextlib.nullcontext)
+            with ema():  # the averaged generator when the recipe keeps an EMA
+                self.model.generator.save_weights(tmp)
             os.replace(tmp, self.weights_path)
+            if self.keep_weights_dir:  # every save's weights, to pick the best by validation
+                os.makedirs(self.keep_weights_dir, exist_ok=True)
+                shutil.copyfile(self.weights_path, os.path.join(
+                    self.keep_weights_dir, f"step_{step:07d}.weights.h5"))
         path = self.manager.save(checkpoint_number=step)
         self.last_saved = step
         if self.verbose:

@@ -163,6 +163,7 @@ def train(
     image_every: int = 0,
     verbose="auto",
     jit_compile: bool = False,
+    keep_weights: bool = False,
 ) -> dict:
     """Trains (or resumes) a registered model; see the module docstring for ``out_dir``.
 
@@ -194,6 +195,8 @@ def train(
             (``benchmarks/results/rfr_speed.md``). The first step includes the compilation;
             batches have a fixed shape (``drop_remainder``), so it compiles once. Not used by
             the multi-worker loop.
+        keep_weights: keep every save's generator weights as
+            ``RUN_DIR/weights/step_NNNNNNN.weights.h5`` (to pick the best by validation).
 
     Returns:
         ``{"step": final step, "resumed_from": step or 0, "history": {metric: [values]},
@@ -288,7 +291,7 @@ def train(
         return _train_fit(
             strat, make_trainer, images, val, masks, size, batch, steps, save_every, seed,
             recipe_obj, out_dir, ckpt_dir, weights_path, val_every, val_batches, scalar_every,
-            image_every, verbose,
+            image_every, verbose, keep_weights,
         )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -296,7 +299,7 @@ def train(
 
 def _train_fit(strat, make_trainer, images, val, masks, size, batch, steps, save_every, seed,
                recipe, out_dir, ckpt_dir, weights_path, val_every, val_batches, scalar_every,
-               image_every, verbose):
+               image_every, verbose, keep_weights=False):
     from tfinpaint.data.inpainting_dataset import inpainting_dataset
     from tfinpaint.training import callbacks as cb
 
@@ -335,7 +338,9 @@ def _train_fit(strat, make_trainer, images, val, masks, size, batch, steps, save
     callbacks = [
         nan_stop,
         cb.StepLimit(steps),
-        cb.StepCheckpoint(manager, save_every, weights_path, stop_callback=nan_stop),
+        cb.StepCheckpoint(manager, save_every, weights_path, stop_callback=nan_stop,
+                          keep_weights_dir=os.path.join(out_dir, "weights") if keep_weights
+                          else None),
         monitor,
     ]
     if val_ds is not None and start == 0:

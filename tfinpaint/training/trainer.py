@@ -32,6 +32,8 @@ update when they are not finite. ``mixed_bfloat16`` needs no scaling.
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -310,6 +312,47 @@ class InpaintingTrainer(keras.Model):
         if self.d_optimizer is not None and self.discriminator.built:
             if not self.d_optimizer.built:
                 self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def uses_ema(self) -> bool:
+        """Whether the generator optimizer keeps an EMA of the weights (recipe
+        ``g_optimizer.ema_momentum``)."""
+        inner = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
+        return bool(getattr(inner, "use_ema", False))
+
+    @contextlib.contextmanager
+    def ema_weights(self):
+        """Within the block the generator holds the EMA of its trainable weights (Keras
+        ``use_ema``), restored to the raw training weights on exit. A no-op without EMA or
+        before the first step (the average is still zeros then). Yields whether it swapped.
+
+        Evaluation (``evaluate``, hence ``fit``'s validation) and ``StepCheckpoint``'s
+        ``generator.weights.h5`` use it, so both see the averaged generator.
+        """
+        inner = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
+        if not self.uses_ema or int(keras.ops.convert_to_numpy(inner.iterations.value)) == 0:
+            yield False
+            return
+        variables = self.generator.trainable_variables
+        averages = inner._model_variables_moving_average
+        if len(averages) != len(variables):
+            raise ValueError(
+                f"The optimizer averages {len(averages)} variables but the generator has "
+                f"{len(variables)} trainable ones."
+            )
+        raw = [keras.ops.convert_to_numpy(v.value) for v in variables]
+        for v, a in zip(variables, averages):
+            v.assign(a)
+        try:
+            yield True
+        finally:
+            for v, r in zip(variables, raw):
+                v.assign(r)
+
+    def evaluate(self, *args, **kwargs):
+        """``keras.Model.evaluate`` on the EMA weights when the recipe averages them."""
+        with self.ema_weights():
+            return super().evaluate(*args, **kwargs)
 
     def call(self, inputs, training=False):
         """Runs the generator: ``inputs = (image, mask)`` -> dict of outputs."""

@@ -21,11 +21,28 @@ ADVERSARIAL_KINDS = (None, "hinge", "nsgan", "lsgan")
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerSpec:
+    """Optimizer as data.
+
+    ``ema_momentum``: ``None`` (no averaging) or the momentum ``m`` of an exponential moving
+    average of the trained weights (``average = m_t * average + (1 - m_t) * weight`` after each
+    step, ``m_t = min(m, (1 + t) / (10 + t))``: see
+    :class:`tfinpaint.training.optimizers.WarmupEMAAdam`). The average lives in the optimizer
+    (and its checkpoints); the trainer evaluates and exports it
+    (``InpaintingTrainer.ema_weights``) while training continues on the raw weights.
+    """
+
     name: str = "adam"
     learning_rate: float = 2e-4
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7  # Keras default; PyTorch Adam uses 1e-8 (recipes porting torch set it)
+    ema_momentum: float | None = None
+
+    def __post_init__(self):
+        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
+            raise ValueError(
+                f"ema_momentum must be None or in (0, 1). Received: {self.ema_momentum!r}"
+            )
 
     def build(self, schedule: LRSchedule | None = None):
         """The Keras optimizer; ``schedule`` (a recipe's ``lr_schedule``) decays
@@ -35,11 +52,19 @@ class OptimizerSpec:
         if self.name != "adam":
             raise ValueError(f"Only 'adam' is supported. Received: name={self.name!r}")
         lr = self.learning_rate if schedule is None else schedule.build(self.learning_rate)
-        return keras.optimizers.Adam(
+        cls, ema = keras.optimizers.Adam, {}
+        if self.ema_momentum is not None:
+            from tfinpaint.training.optimizers import WarmupEMAAdam
+
+            cls = WarmupEMAAdam
+            ema = {"use_ema": True, "ema_momentum": self.ema_momentum,
+                   "ema_overwrite_frequency": None}
+        return cls(
             learning_rate=lr,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+            **ema,
         )
 
 

@@ -87,3 +87,20 @@ PCONV_UNET_PIXEL = register_recipe(
         ),
     )
 )
+
+# The recipe of the shipped default model (``scripts/train_default.py``): the pixel terms of
+# ``pconv_unet_pixel`` (no ImageNet VGG-16 can be had offline) plus an exponential moving
+# average of the generator weights (momentum 0.999, i.e. about the last 1,000 steps), which
+# smooths the noise of small-batch CPU training; the average is what is validated and exported.
+PCONV_UNET_DEFAULT = register_recipe(
+    PCONV_UNET_PIXEL.replace(
+        name="pconv_unet_default",
+        g_optimizer=OptimizerSpec(name="adam", learning_rate=2e-4, epsilon=1e-8,
+                                  ema_momentum=0.999),
+        notes=(
+            "The shipped default model's recipe: pconv_unet_pixel (L_valid + 6 L_hole + "
+            "0.1 L_tv, Liu et al. ECCV 2018 Section 3.4 without the VGG terms) with an EMA "
+            "(momentum 0.999) of the generator weights, validated and exported."
+        ),
+    )
+)
