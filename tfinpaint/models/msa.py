@@ -102,8 +102,9 @@ class MSANet(keras.Model):
             extra[f"{key}_attention"] = att
             return x
 
+        # PyTorch BatchNorm2d: running_var from the unbiased batch variance.
         x = pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=True,
-                             after_decoder=attention)
+                             after_decoder=attention, bn_unbiased_variance=True)
         # The final output is float32 under mixed precision (loss and compositing precision).
         outputs = {"output": keras.layers.Activation("linear", dtype="float32", name="output")(x)}
         if return_intermediates:
