@@ -45,7 +45,8 @@ from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.pconv_unet import MIN_LAYER_SIZE, pconv_unet_graph
 from tfinpaint.models.registry import ModelSpec, register_model
 
-# Official placement: decoder level -> (name, mask stride = 2 ** (level - 1)).
+# Official placement: decoder level -> layer name (CA_1 after dec_4, CA_2 after dec_3); the
+# mask stride of the stage is 2 ** (level - 1).
 ATTENTION_STAGES = {4: "ca_1", 3: "ca_2"}
 
 
