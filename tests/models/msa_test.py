@@ -180,6 +180,15 @@ class MSANetContractTest(TestCase):
         self.assertAllClose(np.asarray(out["ca1_attention"])[known], np.asarray(dec4)[known])
         self.assertFalse(np.allclose(np.asarray(out["ca1_attention"])[~known],
                                      np.asarray(dec4)[~known]))
+        # PyTorch BatchNorm2d running_var: 0.9 old + 0.1 * n / (n - 1) * biased batch var.
+        bn = model.get_layer("dec_2_bn")
+        old = bn.moving_variance.numpy().copy()
+        x = keras.Model(model.inputs, model.get_layer("dec_2").output[0])((image, mask),
+                                                                          training=True)
+        n = np.prod(x.shape[:3])
+        model((image, mask), training=True)
+        want = 0.9 * old + 0.1 * np.var(np.asarray(x), axis=(0, 1, 2)) * n / (n - 1)
+        self.assertAllClose(bn.moving_variance, want, rtol=1e-4)
         with self.assertRaisesRegex(ValueError, "layer_size must be >= 4"):
             MSANet(layer_size=3)
         self.assertEqual(build("msa_net", layer_size=4).size_multiple, 16)

@@ -1,4 +1,6 @@
-"""Knowledge-consistent attention (KCA) of RFR-Net.
+"""Pixel-wise attention layers: knowledge-consistent attention (KCA) of RFR-Net and MANet's
+contextual attention (:class:`ContextualAttention`, :class:`PixelContextualAttention`, at the
+end of this module), which share steps 1-4 below (:func:`attention_scores`).
 
 Li et al., "Recurrent Feature Reasoning for Image Inpainting", CVPR 2020, Section 3.3
 (https://arxiv.org/abs/2008.03737); official code ``jingyuanli001/RFR-Inpainting``,

@@ -45,7 +45,8 @@ from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.pconv_unet import MIN_LAYER_SIZE, pconv_unet_graph
 from tfinpaint.models.registry import ModelSpec, register_model
 
-# Official placement: decoder level -> (name, mask stride = 2 ** (level - 1)).
+# Official placement: decoder level -> layer name (CA_1 after dec_4, CA_2 after dec_3); the
+# mask stride of the stage is 2 ** (level - 1).
 ATTENTION_STAGES = {4: "ca_1", 3: "ca_2"}
 
 
@@ -102,8 +103,9 @@ class MSANet(keras.Model):
             extra[f"{key}_attention"] = att
             return x
 
+        # PyTorch BatchNorm2d: running_var from the unbiased batch variance.
         x = pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=True,
-                             after_decoder=attention)
+                             after_decoder=attention, bn_unbiased_variance=True)
         # The final output is float32 under mixed precision (loss and compositing precision).
         outputs = {"output": keras.layers.Activation("linear", dtype="float32", name="output")(x)}
         if return_intermediates:

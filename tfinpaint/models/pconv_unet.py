@@ -99,7 +99,7 @@ class MaskConcat(keras.layers.Layer):
 
 
 def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_encoder_bn=False,
-                     after_decoder=None, base_channels=64):
+                     after_decoder=None, base_channels=64, bn_unbiased_variance=False):
     """The functional U-Net of :class:`PConvUNet` (and MANet's :class:`MSANet`).
 
     Args:
@@ -108,6 +108,8 @@ def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_en
         after_decoder: optional ``fn(level, x) -> x`` applied to the output of ``dec_level``
             (after its BatchNorm and activation), e.g. MANet's attention after ``dec_4`` and
             ``dec_3``; the mask path is unchanged.
+        bn_unbiased_variance: BatchNorm moving variance updated with the unbiased batch
+            variance, as PyTorch's ``BatchNorm2d`` (``BatchNorm(unbiased_variance=True)``).
 
     Returns:
         The raw ``dec_1`` output ``(N, H, W, 3)``.
@@ -124,7 +126,8 @@ def pconv_unet_graph(image_in, mask_in, layer_size, hidden_bias=False, freeze_en
             name=f"enc_{i}",
         )([x, m])
         if i > 1:  # no BatchNorm after the first layer (paper Section 3.3)
-            x = BatchNorm(frozen_stats=bool(freeze_encoder_bn), name=f"enc_{i}_bn")(x)
+            x = BatchNorm(frozen_stats=bool(freeze_encoder_bn),
+                          unbiased_variance=bn_unbiased_variance, name=f"enc_{i}_bn")(x)
         x = keras.layers.ReLU(name=f"enc_{i}_relu")(x)
         feats.append(x)
         masks.append(m)
