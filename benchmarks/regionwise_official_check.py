@@ -58,6 +58,7 @@ def _child(repo: str, out: str) -> None:
 
     tf = tf2.compat.v1
     tf.disable_v2_behavior()
+    tf.set_random_seed(SEED)  # the authors' initialisers draw from the graph seed
     # The authors' modules do `import tensorflow as tf` (TF 1.x API) and import tf.contrib's
     # add_arg_scope (unused by the functions checked here).
     contrib = types.ModuleType("tensorflow.contrib.framework.python.ops")

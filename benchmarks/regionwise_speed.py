@@ -5,7 +5,8 @@ Speed (default): forward latency of the official config (cnum 32, rates 2/4/8/16
 ``--size`` (256) in eager mode, in a ``tf.function`` and with XLA, and one training step
 (``InpaintingTrainer.train_step`` in a ``tf.function``: both stages, the recipe's losses with a
 random-weight VGG16, Adam update) for the recipes ``regionwise`` (VGG at 224 px, the code's) and
-``regionwise_fullres`` (VGG at the crop size). Median of ``--reps`` timed calls after a warm-up
+``regionwise_fullres`` (VGG at the crop size), and the ``regionwise`` step compiled with XLA
+(``tfinpaint train --jit-compile``). Median of ``--reps`` timed calls after a warm-up
 call; the first call (tracing) is shown in parentheses.
 
 Correlation memory (``--correlation-memory``): each configuration in a fresh subprocess, the
@@ -56,7 +57,7 @@ def _model():
     return build("regionwise")
 
 
-def _train_fn(model, image, mask, recipe_name):
+def _train_fn(model, image, mask, recipe_name, jit_compile=False):
     from tfinpaint.losses import FeatureExtractor
     from tfinpaint.training.recipes import get_recipe
     from tfinpaint.training.trainer import InpaintingTrainer
@@ -69,7 +70,7 @@ def _train_fn(model, image, mask, recipe_name):
     optimizer = recipe.g_optimizer.build()
     trainer.compile(g_optimizer=optimizer)
     optimizer.build(model.trainable_variables)
-    step = tf.function(trainer.train_step)
+    step = tf.function(trainer.train_step, jit_compile=jit_compile)
     return lambda: step((image, mask))
 
 
@@ -91,10 +92,10 @@ def speed(args):
         first, median = _time(fn, args.reps)
         rows.append((name, first, median))
         print(f"{name:<32} {median * 1000:9.1f} ms   (first call {first:.2f} s)", flush=True)
-    for recipe in args.recipes:
-        fn = _train_fn(model, image, mask, recipe)
+    for recipe, jit in [(r, False) for r in args.recipes] + [(r, True) for r in args.xla_train]:
+        fn = _train_fn(model, image, mask, recipe, jit_compile=jit)
         first, median = _time(fn, args.train_reps)
-        name = f"train step ({recipe})"
+        name = f"train step ({recipe}{', XLA' if jit else ''})"
         rows.append((name, first, median))
         print(f"{name:<32} {median * 1000:9.1f} ms   (first call {first:.2f} s)", flush=True)
     return rows
@@ -158,6 +159,8 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--train-reps", type=int, default=2)
     p.add_argument("--recipes", nargs="*", default=["regionwise", "regionwise_fullres"])
+    p.add_argument("--xla-train", nargs="*", default=["regionwise"],
+                   help="recipes whose train step is also timed compiled with XLA")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--correlation-memory", action="store_true")
     p.add_argument("--sizes", type=int, nargs="*", default=[256, 384, 512])

@@ -142,6 +142,8 @@ class RegionConvTest(TestCase, parameterized.TestCase):
         x = np.zeros((1, 8, 8, 2), "float32")
         with self.assertRaisesRegex(ValueError, "mask must be"):
             RegionConv2D(4)([x, x, np.ones((1, 8, 8, 3), "float32")])
+        with self.assertRaisesRegex(ValueError, "same H and W"):
+            RegionConv2D(4)([x, np.zeros((1, 8, 6, 2), "float32"), np.ones((1, 8, 8, 1))])
         with self.assertRaisesRegex(ValueError, r"\[x_known, x_missing, mask\]"):
             RegionConv2D(4)([x, x])
 

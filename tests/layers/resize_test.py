@@ -139,3 +139,25 @@ class ResizeTest(TestCase, parameterized.TestCase):
             cls, kwargs, input_fn, sizes=((16, 16), (12, 20)),
             expected_num_trainable_weights=0, binary_outputs=binary, run_fit=False,
         )
+
+
+def test_upsample_nearest_gradient_is_the_block_sum_and_compiles_with_xla():
+    # TensorFlow's ResizeNearestNeighborGrad has no XLA kernel; upsample_nearest's own gradient
+    # (a sum over factor x factor blocks) equals it and compiles (train steps with --jit-compile).
+    import tensorflow as tf
+
+    from tfinpaint.layers.resize import upsample_nearest
+
+    x = tf.constant(_x(2, 5, 7))
+    w = tf.constant(_x(2, 15, 21, seed=1))
+
+    def grad(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(fn(x) * w)
+        return tape.gradient(y, x)
+
+    want = grad(lambda t: tf.image.resize(t, (15, 21), method="nearest"))
+    np.testing.assert_allclose(grad(lambda t: upsample_nearest(t, 3)), want, atol=1e-6)
+    xla = tf.function(lambda: grad(lambda t: upsample_nearest(t, 3)), jit_compile=True)
+    np.testing.assert_allclose(xla(), want, atol=1e-6)

@@ -177,6 +177,14 @@ class RegionConv2D(keras.layers.Layer):
 
     def call(self, inputs):
         x_known, x_missing, mask = inputs
+        for axis in (1, 2):
+            a, b = x_known.shape[axis], x_missing.shape[axis]
+            if a is not None and b is not None and a != b:
+                raise ValueError(
+                    "RegionConv2D: x_known and x_missing must have the same H and W. Received: "
+                    f"x_known.shape={tuple(x_known.shape)}, "
+                    f"x_missing.shape={tuple(x_missing.shape)}"
+                )
         dt = self.compute_dtype
         x_known = ops.cast(x_known, dt)
         x_missing = ops.cast(x_missing, dt)

@@ -63,9 +63,30 @@ def upsample_nearest(x, factor: int = 2):
     _check_rank4(x, "upsample_nearest")
     if factor == 1:
         return x
-    size = tf.shape(x)[1:3] * factor
-    out = tf.image.resize(x, size, method="nearest")
-    return tf.cast(out, x.dtype)
+    return _upsample_nearest_with_block_gradient(x, factor)
+
+
+def _upsample_nearest_with_block_gradient(x, factor):
+    """``RESIZE_NEAREST_NEIGHBOR`` forward (export/TFLite unchanged) with its gradient written
+    as a sum over ``factor x factor`` blocks: TensorFlow's ``ResizeNearestNeighborGrad`` has no
+    XLA kernel, so a train step with an upsampling could not be ``jit_compile``d. The block
+    sum is exactly that gradient (each input pixel is copied to one block)."""
+    channels = x.shape[-1]
+
+    @tf.custom_gradient
+    def up(x):
+        size = tf.shape(x)[1:3] * factor
+        out = tf.cast(tf.image.resize(x, size, method="nearest"), x.dtype)
+
+        def grad(dy):
+            s = tf.shape(dy)
+            c = channels if channels is not None else s[3]
+            blocks = tf.reshape(dy, (s[0], s[1] // factor, factor, s[2] // factor, factor, c))
+            return tf.reduce_sum(blocks, axis=(2, 4))
+
+        return out, grad
+
+    return up(x)
 
 
 def downsample_nearest(x, factor: int = 2):
