@@ -170,18 +170,18 @@ def main(argv=None):
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    rows = {"tfinpaint (TF, tf.function)": bench_tf(args.size, args.batch, args.reps)}
+    print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
+          f"threads, median of {args.reps} after one warm-up call")
+    print("| implementation | forward (s) | GAN train step (s) |\n|---|---|---|", flush=True)
+    r = bench_tf(args.size, args.batch, args.reps)
+    print(f"| tfinpaint (TF, tf.function) | {r['forward']:.3f} | {r['train_step']:.3f} |",
+          flush=True)
     if args.official:
         import torch
 
         torch.set_num_threads(args.threads)
-        rows["official (PyTorch)"] = bench_official(args.official, args.size, args.batch,
-                                                    args.reps)
-    print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
-          f"threads, median of {args.reps}")
-    print("| implementation | forward (s) | GAN train step (s) |\n|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['forward']:.3f} | {r['train_step']:.3f} |")
+        r = bench_official(args.official, args.size, args.batch, args.reps)
+        print(f"| official (PyTorch) | {r['forward']:.3f} | {r['train_step']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ def test_discriminator_parity_eval_and_train_sn(fixtures_dir, baik):
     bad["discriminator.conv1.spec_norm.bias"] = bad["discriminator.conv1.conv.bias"] + 1.0
     with pytest.raises(ConversionError, match="spec_norm"):
         convert_discriminator(bad)
+    with pytest.raises(ValueError, match="multiples of 64"):
+        disc((np.zeros((1, 96, 64, 3), "float32"), np.ones((1, 96, 64, 1), "float32")))
 
 
 def _loss_check(a, tol, key, got):

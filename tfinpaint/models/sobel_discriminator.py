@@ -86,5 +86,15 @@ class SobelEdgeDiscriminator(_Discriminator):
         self.cnum = int(cnum)
         self.with_mask = True
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (tuple, list)) and inputs:
+            shape = tuple(getattr(inputs[0], "shape", ()))
+            if len(shape) == 4 and any(s is not None and s % 64 for s in shape[1:3]):
+                raise ValueError(
+                    "SobelEdgeDiscriminator needs H and W multiples of 64 (its stride-4 edge "
+                    f"branch and six stride-2 convs meet at H/64). Received: image shape={shape}"
+                )
+        return super().__call__(inputs, *args, **kwargs)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "cnum": self.cnum}
