@@ -128,3 +128,12 @@ def test_default_loads_by_name_without_warning_and_export_needs_a_name_otherwise
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert main(["export", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "--name is required" in capsys.readouterr().err
+
+
+def test_tflite_cli_accepts_the_shipped_name():
+    from tfinpaint.cli import CLIError
+    from tfinpaint.cli import tflite as tflite_cli
+
+    assert tflite_cli._source(DEFAULT_MODEL) == DEFAULT_MODEL
+    with pytest.raises(CLIError, match="no such file, folder, shipped or registered model"):
+        tflite_cli._source("no-such-model")
