@@ -29,6 +29,11 @@ MAX_BYTES = 20 * 1000 * 1000
 SIZE = 256
 BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 PER_BUCKET = 2
+# Measured with the shipped step-3000 weights on this set: shipped 20.03 dB, untrained network
+# 11.21, cv2-telea 19.70, cv2-ns 19.68 (mean PSNR of the composite). A newer checkpoint must
+# do at least as well; raise these with it.
+SHIPPED_FLOOR = 19.8
+TELEA_MARGIN = 0.2
 
 
 def test_default_is_shipped_with_card_and_attribution(photos_dir):
@@ -100,15 +105,12 @@ def test_shipped_model_beats_untrained_network_and_opencv(val_pairs):
         "telea": _mean_psnr(Inpainter("cv2-telea"), images, holes),
         "ns": _mean_psnr(Inpainter("cv2-ns"), images, holes),
     }
-    # Measured (10 held-out photos, 10-60 % holes): see MODEL_CARD.md.
+    # 10 held-out photos, 18-57 % holes (measured numbers beside SHIPPED_FLOOR).
     assert scores["shipped"] > SHIPPED_FLOOR, scores
     assert scores["shipped"] > scores["untrained"] + 8.0, scores
     assert scores["shipped"] > scores["telea"] + TELEA_MARGIN, scores
     assert scores["shipped"] > scores["ns"] + TELEA_MARGIN, scores
 
-
-SHIPPED_FLOOR = 0.0  # set from the measurement below
-TELEA_MARGIN = 0.0
 
 
 def test_default_loads_by_name_without_warning_and_export_needs_a_name_otherwise(
@@ -126,3 +128,12 @@ def test_default_loads_by_name_without_warning_and_export_needs_a_name_otherwise
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert main(["export", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "--name is required" in capsys.readouterr().err
+
+
+def test_tflite_cli_accepts_the_shipped_name():
+    from tfinpaint.cli import CLIError
+    from tfinpaint.cli import tflite as tflite_cli
+
+    assert tflite_cli._source(DEFAULT_MODEL) == DEFAULT_MODEL
+    with pytest.raises(CLIError, match="no such file, folder, shipped or registered model"):
+        tflite_cli._source("no-such-model")

@@ -30,7 +30,8 @@ RUN_HELP = "Inpaint one image with a .tflite model made by `tfinpaint tflite`."
 CHECK_HELP = "Convert at each quantization and compare with the Keras model (max |diff|, PSNR)."
 
 SOURCE_HELP = ("run directory (config.json + generator.weights.h5), SavedModel folder from "
-               "`tfinpaint export`, *.weights.h5, or a registered name (random weights)")
+               "`tfinpaint export`, *.weights.h5, a shipped model name (pconv_unet_default), "
+               "or a registered name (random weights)")
 QUANT_HELP = ("none (float32), float16 (half-size weights), dynamic (int8 weights, float "
               "activations) or int8 (full integer, calibrated on --calibration-images)")
 
@@ -99,9 +100,10 @@ def _quant(text):
 def _source(text):
     path = pathlib.Path(text)
     from tfinpaint.models import list_models
+    from tfinpaint.pretrained import list_pretrained
 
-    if not path.exists() and text not in list_models():
-        raise CLIError(f"model {text}: no such file, folder or registered model")
+    if not path.exists() and text not in list_models() and text not in list_pretrained():
+        raise CLIError(f"model {text}: no such file, folder, shipped or registered model")
     return text
 
 
