@@ -1,11 +1,11 @@
-"""MANet's ContextualAttention / PixelContextualAttention and SqueezeExcitation against a numpy
+"""MANet's PixelAttention / PixelContextualAttention and SqueezeExcitation against a numpy
 transcription of the official per-sample code (``ContextualAttention.py``)."""
 
 import keras
 import numpy as np
 
 from tests.test_case import TestCase
-from tfinpaint.layers.attention import ContextualAttention, PixelContextualAttention
+from tfinpaint.layers.attention import PixelAttention, PixelContextualAttention
 from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
 
 
@@ -37,16 +37,16 @@ def _inputs(b, h, w, c=6, seed=0):
     return f, m
 
 
-class ContextualAttentionTest(TestCase):
+class PixelAttentionTest(TestCase):
     def test_matches_official_loop(self):
         f, m = _inputs(2, 6, 9)
-        got = ContextualAttention()([f, m])
+        got = PixelAttention()([f, m])
         self.assertAllClose(got, _official_ca(f, m), atol=1e-5)
         known = np.broadcast_to(m, f.shape) == 1
         self.assertAllEqual(np.asarray(got)[known], f[known])  # known pixels pass through
 
     def test_layer_contract(self):
-        self.run_layer_test(ContextualAttention, {}, lambda b, h, w: list(_inputs(b, h, w)),
+        self.run_layer_test(PixelAttention, {}, lambda b, h, w: list(_inputs(b, h, w)),
                             sizes=((8, 8), (6, 10)))
 
     def test_pixel_contextual_attention_composite(self):
