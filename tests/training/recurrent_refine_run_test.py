@@ -44,7 +44,8 @@ def test_cli_gan_run_validates_and_resumes_after_sigkill(photos_dir, tmp_path):
         deadline = time.time() + 480
         saved = None
         while time.time() < deadline and proc.poll() is None:
-            saved = _ckpt_values(out / "checkpoints") if (out / "checkpoints").exists() else None
+            saved = (_ckpt_values(out / "checkpoints", while_writing=True)
+                     if (out / "checkpoints").exists() else None)
             if saved and saved[0] >= 6:
                 break
             time.sleep(0.5)

@@ -20,12 +20,22 @@ from tests.training.trainer_test import TINY_MODEL, register_tiny, tiny_generato
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _ckpt_values(ckpt_dir):
-    """``(step, generator optimizer iterations, path)`` of the newest checkpoint."""
+def _ckpt_values(ckpt_dir, while_writing: bool = False):
+    """``(step, generator optimizer iterations, path)`` of the newest checkpoint.
+
+    ``while_writing=True`` (polling a live run) answers ``None`` for a checkpoint whose files
+    are still being written or rotated instead of raising.
+    """
     path = tf.train.latest_checkpoint(str(ckpt_dir))
     if path is None:
         return None
-    reader = tf.train.load_checkpoint(path)
+    try:
+        reader = tf.train.load_checkpoint(path)
+        reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")
+    except (tf.errors.OpError, ValueError):
+        if while_writing:
+            return None
+        raise
     names = reader.get_variable_to_shape_map()
     iters = [n for n in names if n.startswith("g_optimizer/") and "iteration" in n]
     assert len(iters) == 1, sorted(names)
@@ -115,7 +125,8 @@ def test_cli_resumes_after_sigkill(photos_dir, tmp_path):
         deadline = time.time() + 240
         saved = None
         while time.time() < deadline and proc.poll() is None:
-            saved = _ckpt_values(out / "checkpoints") if (out / "checkpoints").exists() else None
+            saved = (_ckpt_values(out / "checkpoints", while_writing=True)
+                     if (out / "checkpoints").exists() else None)
             if saved and saved[0] >= 2:
                 break
             time.sleep(0.5)
