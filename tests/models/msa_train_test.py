@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.training.run_test import _ckpt_values
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -51,13 +53,14 @@ def test_cli_gan_training_moves_both_losses_and_resumes_after_sigkill(photos_dir
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 400
-        saved = None
+        polled = None
         while time.time() < deadline and proc.poll() is None:
-            saved = _ckpt(out / "checkpoints")
-            if saved and saved["step"] >= 20:
+            polled = (_ckpt_values(out / "checkpoints", while_writing=True)
+                      if (out / "checkpoints").exists() else None)
+            if polled and polled[0] >= 20:
                 break
             time.sleep(0.5)
-        assert saved, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
+        assert polled, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
