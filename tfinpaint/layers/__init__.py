@@ -10,6 +10,7 @@ from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.padding import reflect_pad_to_multiple
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.resize import BilinearResize, NearestDownsample, NearestUpsample
+from tfinpaint.layers.transpose_conv import PhaseConv2DTranspose
 
 __all__ = [
     "AdaptiveFeatureMerge",
@@ -20,6 +21,7 @@ __all__ = [
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "PhaseConv2DTranspose",
     "reflect_pad_to_multiple",
     "set_batchnorm_frozen",
 ]

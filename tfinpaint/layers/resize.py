@@ -1,7 +1,7 @@
 """Export-safe resize helpers with PyTorch ``F.interpolate`` semantics.
 
 Every helper works on NHWC tensors with dynamic ``H, W`` inside ``tf.function``/SavedModel and
-lowers to TFLite builtins (``RESIZE_NEAREST_NEIGHBOR``, ``STRIDED_SLICE``,
+lowers to TFLite builtins (``CONCATENATION``/``RESHAPE``, ``STRIDED_SLICE``,
 ``RESIZE_BILINEAR``). ``keras.layers.UpSampling2D`` is avoided on purpose: with dynamic H, W it
 breaks export and TFLite conversion (DESIGN section 8).
 
@@ -57,9 +57,15 @@ def upsample_nearest(x, factor: int = 2):
     _check_rank4(x, "upsample_nearest")
     if factor == 1:
         return x
-    size = tf.shape(x)[1:3] * factor
-    out = tf.image.resize(x, size, method="nearest")
-    return tf.cast(out, x.dtype)
+    # Copies as concatenations and reshapes (CONCATENATION/RESHAPE in TFLite, which XNNPACK
+    # runs; its delegate has no RESIZE_NEAREST_NEIGHBOR, whose fallback split the delegated
+    # graph at every decoder level): each pixel repeated f times along C then viewed as f
+    # columns, each row repeated f times along W then viewed as f rows. Same values as
+    # ``tf.image.resize(nearest)``, exactly (tested).
+    dynamic = tf.shape(x)
+    n, h, w, c = (x.shape[i] if x.shape[i] is not None else dynamic[i] for i in range(4))
+    rows = tf.reshape(tf.concat([x] * factor, axis=-1), [n, h, w * factor, c])
+    return tf.reshape(tf.concat([rows] * factor, axis=2), [n, h * factor, w * factor, c])
 
 
 def downsample_nearest(x, factor: int = 2):
