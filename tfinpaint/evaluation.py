@@ -45,6 +45,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tfinpaint.data.buckets import BUCKETS
 from tfinpaint.data.polarity import hole_from_user_mask, read_mask_file
+from tfinpaint.edge import composite
 from tfinpaint.metrics import SCORED_ON, VARIANTS, MetricAccumulator
 
 CROPS = ("center_crop", "resize", "none")
@@ -165,7 +166,7 @@ def read_mask(
 ) -> np.ndarray:
     """Reads a mask file as a library mask: float32 ``(size, size, 1)``, **1 = known**.
 
-    The file's white / nonzero pixels are holes (``mask_polarity="hole"``, default) or known
+    The file's white pixels are holes (``mask_polarity="hole"``, default) or known
     pixels (``"known"``). Binarization follows :func:`tfinpaint.data.polarity.hole_from_user_mask`
     (a 0/1 mask where 1, a 0..255 mask where >= 128); resizing is nearest neighbour.
     """
@@ -378,9 +379,7 @@ def evaluate(
                 rec["mask"] = mask_files[pairs[i]].name
             if save_dir is not None:
                 scored = (
-                    batch_masks * batch_images + (1.0 - batch_masks) * output
-                    if on == "composite"
-                    else output
+                    composite(batch_images, batch_masks, output) if on == "composite" else output
                 )
                 for img, i in zip(scored, idx):
                     stem = image_files[i].stem

@@ -259,6 +259,13 @@ def _image_to_float(image: np.ndarray, what: str) -> np.ndarray:
     if channels == 1:
         out = np.repeat(out, 3, axis=-1)
     elif channels == 4:
+        if out[..., 3].min() < 1.0:
+            warnings.warn(
+                f"The {what} is RGBA with transparent pixels; its alpha channel is dropped (the "
+                "colour values under it are inpainted as they are).",
+                UserWarning,
+                stacklevel=4,
+            )
         out = out[..., :3]  # RGBA: the alpha channel is dropped
     return out
 
@@ -307,7 +314,7 @@ class Inpainter:
         batch_size: images per model call when a batch of equal-size images is given.
             Defaults to ``1``.
         mask_polarity: default polarity of the masks passed to :meth:`__call__`: ``"hole"``
-            (default; white / nonzero = area to fill) or ``"known"`` (white = known pixel).
+            (default; white = area to fill) or ``"known"`` (white = known pixel).
 
     Call arguments:
         image: uint8 ``[0, 255]`` or float ``[0, 1]``; one image ``(H, W, 3)`` (also ``(H, W)``,

@@ -455,7 +455,9 @@ class MetricAccumulator:
                 f"names must have one entry per image. Received: len(names)={len(names)}, "
                 f"batch={target.shape[0]}"
             )
-        scored = mask * target + (1.0 - mask) * output if self.on == "composite" else output
+        from tfinpaint.edge import composite
+
+        scored = composite(target, mask, output) if self.on == "composite" else output
         records = []
         for i in range(target.shape[0]):
             scores = image_metrics(target[i], scored[i], self.variant)

@@ -5,7 +5,7 @@ parser and sets ``func(args) -> int``. Exit codes: 0 success, 1 the job failed, 
 usage (the message names the file and the problem), 130 interrupted.
 
 Conventions shown in ``tfinpaint --help``: images are read as RGB; **a mask's white pixels
-mark the area to fill** (uint8 > 127, float > 0.5), as in OpenCV ``cv2.inpaint`` and LaMa;
+mark the area to fill** (the rule of :mod:`tfinpaint.data.polarity`), as in ``cv2.inpaint``;
 use ``--mask-polarity known`` for mask sets where white means a known pixel.
 """
 
@@ -38,11 +38,12 @@ tfinpaint: image inpainting for TensorFlow and Keras 3.
 
 Conventions at the command line:
   * images: any format Pillow/TensorFlow decode (jpg, png, webp, bmp); converted to RGB.
-  * masks:  WHITE = AREA TO FILL (hole), black = keep: mask files are binarized with
-            > 127 (float masks: > 0.5; any channel counts). A mask of another size than
-            its image is resized with nearest neighbour. Use --mask-polarity known for mask
-            sets whose white pixels are the known ones. (Raw uint8 tensors sent to the
-            serving signature count any nonzero value as a hole.)
+  * masks:  WHITE = AREA TO FILL (hole), black = keep, by one rule everywhere: a 0/1
+            mask is a hole where 1, a 0..255 mask where >= 128 (antialiased and JPEG
+            edges are cut at half scale); colour masks use their brightest channel,
+            transparent pixels are never holes. A mask of another size than its image
+            (same aspect ratio) is resized with nearest neighbour. Use --mask-polarity
+            known for mask sets whose white pixels are the known ones.
   * models: a registered name (see `tfinpaint evaluate --help`), e.g. cv2-telea, cv2-ns,
             pconv_unet, rfr_net, or a training run directory / exported model.
 Exit codes: 0 ok, 1 job failed, 2 bad input (the message names the file and the problem).

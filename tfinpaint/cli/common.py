@@ -61,7 +61,7 @@ def add_model_argument(parser, default: str | None = None) -> None:
 
 
 def add_mask_polarity_argument(parser) -> None:
-    """``--mask-polarity hole|known`` (default ``hole``: white / nonzero = area to fill)."""
+    """``--mask-polarity hole|known`` (default ``hole``: white = area to fill)."""
     parser.add_argument(
         "--mask-polarity",
         choices=MASK_POLARITIES,

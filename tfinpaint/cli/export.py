@@ -10,7 +10,7 @@ Examples::
 name; a name alone has **random, untrained weights** (a loud warning says so; useful only to
 test a serving setup). The export is done by
 :func:`tfinpaint.export.saved_model.export_saved_model`: signatures ``serving_default`` (uint8
-image + uint8 mask, nonzero = hole) and ``encoded`` (image/mask file bytes -> PNG), warmup
+image + uint8 mask, white = hole) and ``encoded`` (image/mask file bytes -> PNG), warmup
 requests, and ``assets.extra/tfinpaint.json``. Serve it with ``tfinpaint serve`` or TF Serving
 (``--model_base_path=<out>/<name>``).
 """
@@ -29,9 +29,9 @@ HELP = "Export a trained generator (or a registry model) as a TF Serving SavedMo
 EPILOG = """\
 Layout: OUT/NAME/VERSION/{saved_model.pb, variables/, assets.extra/}. VERSION defaults to the
 next free integer; an existing version is only replaced with --overwrite.
-Signatures: serving_default (image uint8 [B,H,W,3], mask uint8 [B,H,W,1], NONZERO = HOLE ->
-inpainted uint8 [B,H,W,3]) and encoded (image_bytes, mask_bytes: PNG/JPEG files, mask > 127 =
-hole -> inpainted_png_bytes).
+Signatures: serving_default (image uint8 [B,H,W,3], mask uint8 [B,H,W,1], WHITE = HOLE by the
+mask rule: 0/1 mask where 1, 0..255 mask where >= 128 -> inpainted uint8 [B,H,W,3]) and encoded
+(image_bytes, mask_bytes: PNG/JPEG files, same rule -> inpainted_png_bytes).
 A bare registry name (e.g. pconv_unet) exports RANDOM weights: only for testing a deployment.
 """
 

@@ -101,9 +101,29 @@ def read_image(path: pathlib.Path) -> np.ndarray:
     from tfinpaint.data.images import load_image
 
     try:
-        return load_image(path)
+        image = load_image(path)
     except (FileNotFoundError, ValueError) as e:
         raise CLIError(f"image file {path}: {_reason(e, path)}") from None
+    _warn_transparency(path)
+    return image
+
+
+def _warn_transparency(path: pathlib.Path) -> None:
+    """Says so when an image with transparency is flattened onto white (the decoder's rule)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+                "transparency" in img.info)
+            if has_alpha and img.mode in ("RGBA", "LA"):
+                has_alpha = img.getchannel("A").getextrema()[0] < 255
+    except Exception:  # noqa: BLE001 - the decoder above already accepted the file
+        return
+    if has_alpha:
+        print(f"tfinpaint: warning: image file {path} has transparent pixels; they are "
+              "flattened onto white before inpainting (the result has no alpha channel)",
+              file=sys.stderr)
 
 
 def read_mask(path: pathlib.Path) -> np.ndarray:

@@ -153,6 +153,9 @@ def run(args) -> int:
             print(f"gRPC listening on {args.host}:{server.grpc_port}")
         if server.rest_port is not None:
             print(f"REST listening on http://{args.host}:{server.rest_port}/v1/models/")
+        print(f"Limits: --max-pixels {server.max_pixels or 'none'} per request, "
+              f"--max-concurrent {server.max_concurrent}, --max-queue {server.max_queue}, "
+              f"--max-message-bytes {server.max_message_bytes}")
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

@@ -9,7 +9,8 @@ Examples::
     tfinpaint tflite-check runs/rfr_paris --size 256x256 --images photos/val
 
 The TFLite model has a fixed input size (``--size`` H x W), uint8 ``image`` and ``mask``
-(**nonzero = fill**) inputs and a uint8 ``inpainted`` output, and uses TFLite builtins only.
+(**white = fill**, the mask rule) inputs and a uint8 ``inpainted`` output, and uses TFLite
+builtins only.
 See :mod:`tfinpaint.export.tflite` for the quantization modes.
 """
 
@@ -63,7 +64,7 @@ def add_parser(subparsers) -> None:
     r = subparsers.add_parser("tflite-run", help=RUN_HELP, description=RUN_HELP)
     r.add_argument("model", metavar="MODEL.tflite")
     r.add_argument("image", metavar="IMAGE")
-    r.add_argument("--mask", required=True, help="mask file, WHITE = area to fill (> 127)")
+    r.add_argument("--mask", required=True, help="mask file, WHITE = area to fill")
     r.add_argument("-o", "--output", required=True, help="output image (PNG keeps pixels exact)")
     r.add_argument("--letterbox", action="store_true",
                    help="fit an image of another size into the model's size (aspect kept), "

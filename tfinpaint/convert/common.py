@@ -147,6 +147,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if suffix == ".npz":
         import zipfile
 
+        if not zipfile.is_zipfile(path):
+            raise ConversionError(
+                f"file {path}: not a readable .npz of arrays (not a zip archive; write it with "
+                "numpy.savez)"
+            )
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: np.asarray(data[k]) for k in data.files}

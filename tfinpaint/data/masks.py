@@ -993,8 +993,8 @@ class MaskFolder:
     """Hole masks read from image files (e.g. NVIDIA's irregular masks), with augmentation.
 
     Files (png, jpg, bmp, webp, tif; recursive, sorted by path) are binarized by
-    :func:`tfinpaint.data.polarity.hole_from_user_mask` with ``hole_is_white`` (uint8 > 127,
-    float > 0.5; NVIDIA masks are white = hole). Masks are resized to ``size`` with nearest
+    :func:`tfinpaint.data.polarity.hole_from_user_mask` with ``hole_is_white`` (the one mask rule;
+    NVIDIA masks are white = hole). Masks are resized to ``size`` with nearest
     neighbour and re-binarized, so they stay exactly 0/1.
 
     Training augmentation (``augment=True``), as used by PConv followers (anchors section 7.1:

@@ -164,38 +164,52 @@ def known_from_hole(hole):
 
 
 def _tf_white(values, reduce_axes):
+    """Rule 2 in the graph: float32 1.0 where white, 0.0 elsewhere.
+
+    Integer masks (what the signatures and TFLite receive) use arithmetic only, exact for
+    integers and quantization-friendly (no comparison or select, which full-int8 TFLite kernels
+    reject): ``t = 0.5 + 127 * clip(m - 1, 0, 1) + 32640 * clip(m - 255, 0, 1)`` is 0.5, 127.5
+    or 32767.5 exactly as :func:`_threshold`, and ``clip(2 * (x - t), 0, 1)`` is 0 or 1 since
+    ``x - t`` is at least 0.5 away from 0. bool and float masks compare directly.
+    """
     import tensorflow as tf
 
+    values = tf.convert_to_tensor(values)
     if values.dtype == tf.bool:
-        return values
+        return tf.cast(values, tf.float32)
     x = tf.cast(values, tf.float32)
     largest = tf.reduce_max(x, axis=reduce_axes, keepdims=True)
+    if values.dtype.is_integer:
+        threshold = (0.5 + 127.0 * tf.clip_by_value(largest - 1.0, 0.0, 1.0)
+                     + 32640.0 * tf.clip_by_value(largest - 255.0, 0.0, 1.0))
+        return tf.clip_by_value(2.0 * (x - threshold), 0.0, 1.0)
     threshold = tf.where(
         largest <= 1.0, 0.5, tf.where(largest <= 255.0, 127.5, 32767.5)
     )
-    return x > threshold
+    return tf.cast(x > threshold, tf.float32)
 
 
 def tf_hole_from_user_mask(mask, hole_is_white: bool = True):
     """Graph version of :func:`hole_from_user_mask`: ``[B, H, W, C]`` (or ``[H, W, C]``) -> hole.
 
     ``C`` is 1 (gray) or, when known statically, 2 / 3 / 4 as in the numpy version. The scale is
-    decided per batch item. Returns float32 ``[..., H, W, 1]``, 1 = hole. Only TFLite builtins
-    (CAST, REDUCE_MAX, LESS_EQUAL, SELECT_V2, GREATER, LOGICAL_AND).
+    decided per batch item. Returns float32 ``[..., H, W, 1]``, 1 = hole. For integer masks only
+    TFLite builtins that full-int8 quantization accepts (CAST, REDUCE_MAX, SUB, MUL, ADD,
+    MINIMUM, MAXIMUM).
     """
     import tensorflow as tf
 
+    mask = tf.convert_to_tensor(mask)
     axes = [-3, -2, -1]
     channels = mask.shape[-1]
     if channels in (2, 4):
         colour = tf.reduce_max(mask[..., :-1], axis=-1, keepdims=True)
-        white = tf.logical_and(_tf_white(colour, axes), _tf_white(mask[..., -1:], axes))
+        white = _tf_white(colour, axes) * _tf_white(mask[..., -1:], axes)
     elif channels in (1, None):
         white = _tf_white(mask, axes)
     else:
         white = _tf_white(tf.reduce_max(mask, axis=-1, keepdims=True), axes)
-    hole = white if hole_is_white else tf.logical_not(white)
-    return tf.cast(hole, tf.float32)
+    return white if hole_is_white else 1.0 - white
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,8 +284,7 @@ def tf_decode_mask_file(data):
     colour = tf.reduce_max(decoded[..., :colour_channels], axis=-1, keepdims=True)
     alpha = tf.where(has_alpha, decoded[..., -1:], tf.constant(255, decoded.dtype))
     axes = [-3, -2, -1]
-    white = tf.logical_and(_tf_white(colour, axes), _tf_white(alpha, axes))
-    return tf.cast(white, tf.float32)
+    return tf.ensure_shape(_tf_white(colour, axes) * _tf_white(alpha, axes), [None, None, 1])
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 from keras import ops
 
+from tfinpaint.edge import composite
 from tfinpaint.losses import adversarial, frequency, perceptual, pixel
 from tfinpaint.losses.terms import LOSS_NAMES, LossTerm
 
@@ -132,7 +133,7 @@ class GeneratorLoss:
             if key not in images:
                 raw = ops.cast(outputs[output_key], "float32")
                 images[(output_key, "raw")] = raw
-                images[(output_key, "composite")] = mask * target + (1.0 - mask) * raw
+                images[(output_key, "composite")] = composite(target, mask, raw)
             return images[key]
 
         def features(key: tuple[str, str]):

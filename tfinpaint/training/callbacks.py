@@ -166,7 +166,9 @@ def image_grid(image, mask, output) -> tf.Tensor:
     mask = tf.cast(mask, tf.float32)
     output = tf.clip_by_value(tf.cast(output, tf.float32), 0.0, 1.0)
     masked = image * mask + (1.0 - mask)
-    comp = mask * image + (1.0 - mask) * output
+    from tfinpaint.edge import composite
+
+    comp = composite(image, mask, output)
     return tf.concat([masked, output, comp, image], axis=2)
 
 

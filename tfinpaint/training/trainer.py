@@ -86,8 +86,11 @@ def apply_finetune(generator, stage: FineTuneStage, optimizer=None) -> dict:
 # Helpers
 # --------------------------------------------------------------------------------------------
 def composite(image, mask, output):
-    """``mask * image + (1 - mask) * output`` (mask 1 = known)."""
-    return mask * image + (1.0 - mask) * output
+    """``mask * image + (1 - mask) * output`` (mask 1 = known): :func:`tfinpaint.edge.composite`,
+    the one composite formula."""
+    from tfinpaint.edge import composite as edge_composite
+
+    return edge_composite(image, mask, output)
 
 
 def _as_float32_dict(outputs) -> dict:
