@@ -481,3 +481,18 @@ def test_server_queue_limit_and_rest_body_limit(server, clients, tmp_path):
     assert info.value.code == 429
     assert "--max-message-bytes" in json.loads(info.value.read())["error"]
     _good_request_answered(clients)
+
+
+def test_resize_hole_numpy_and_graph_agree():
+    rng = np.random.default_rng(3)
+    for (mh, mw), (h, w) in [((22, 33), (44, 66)), ((37, 53), (75, 106)), ((45, 70), (45, 70)),
+                             ((90, 140), (45, 70)), ((10, 15), (31, 47))]:
+        hole = rng.random((mh, mw)) > 0.5
+        polarity.check_mask_size((mh, mw), (h, w))
+        want = polarity.resize_hole(hole, h, w)
+        got = polarity.tf_resize_hole(tf.constant(hole[..., None]), h, w).numpy()[..., 0]
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="different aspect ratios"):
+        polarity.check_mask_size((22, 44), (44, 44))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="different aspect ratios"):
+        polarity.tf_resize_hole(tf.zeros((22, 44, 1)), 44, 44)
