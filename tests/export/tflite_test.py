@@ -257,7 +257,10 @@ def test_saved_model_source_and_cli(tmp_path, photos_dir):
     assert proc.returncode == 2 and "missing.png" in proc.stderr
 
     proc = subprocess.run([*cli, "tflite-check", str(run_dir), "--size", "32x48", "--images",
-                           str(photos_dir), "--quantize", "float16", "--count", "1"],
+                           str(photos_dir), "--quantize", "float16", "--count", "1",
+                           "--profile", "--threads", "1"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "float16" in proc.stdout and "PSNR" in proc.stdout
+    assert "per-op profile, float16" in proc.stdout and "XNNPACK" in proc.stdout
+    assert "CONV_2D" in proc.stdout
