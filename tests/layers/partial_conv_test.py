@@ -4,7 +4,7 @@ import numpy as np
 from absl.testing import parameterized
 
 from tests.test_case import TestCase
-from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.partial_conv import PartialConv2D, quantizable_renormalization
 
 
 def numpy_partial_conv(x, mask, kernel, bias, stride, pad, dilation=1):
@@ -72,6 +72,11 @@ class PartialConvTest(TestCase, parameterized.TestCase):
         holes = np.asarray(out)[np.asarray(upd)[..., 0] == 0]
         self.assertGreater(holes.size, 0)
         self.assertTrue(np.all(holes == 0.0))
+        # The int8-quantizable form (full-int8 TFLite export) is the same function.
+        with quantizable_renormalization():
+            q_out, q_upd = layer([x, m])
+        self.assertAllClose(q_upd, ref_upd, atol=0)
+        self.assertAllClose(q_out, ref_out, atol=2e-4, rtol=1e-4)
 
     def test_all_valid_mask_is_plain_conv(self):
         rng = np.random.default_rng(1)

@@ -142,8 +142,9 @@ class ResizeTest(TestCase, parameterized.TestCase):
 
 
 def test_upsample_nearest_gradient_is_the_block_sum_and_compiles_with_xla():
-    # TensorFlow's ResizeNearestNeighborGrad has no XLA kernel; upsample_nearest's own gradient
-    # (a sum over factor x factor blocks) equals it and compiles (train steps with --jit-compile).
+    # TensorFlow's ResizeNearestNeighborGrad has no XLA kernel; upsample_nearest (concatenations
+    # and reshapes) has the same gradient, a sum over factor x factor blocks, and it compiles
+    # (train steps with --jit-compile).
     import tensorflow as tf
 
     from tfinpaint.layers.resize import upsample_nearest

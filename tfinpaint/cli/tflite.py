@@ -7,6 +7,8 @@ Examples::
         --calibration-images photos/val -o rfr_int8.tflite
     tfinpaint tflite-run rfr.tflite photo.png --mask mask.png -o filled.png
     tfinpaint tflite-check runs/rfr_paris --size 256x256 --images photos/val
+    tfinpaint tflite-check runs/rfr_paris --size 256x256 --images photos/val --quantize none \\
+        --profile          # + which ops XNNPACK runs and what each costs
 
 The TFLite model has a fixed input size (``--size`` H x W), uint8 ``image`` and ``mask``
 (**white = fill**, the mask rule) inputs and a uint8 ``inpainted`` output, and uses TFLite
@@ -85,6 +87,11 @@ def add_parser(subparsers) -> None:
     c.add_argument("--calibration-steps", type=int, default=8,
                    help="int8 calibration samples (default 8)")
     c.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    c.add_argument("--profile", action="store_true",
+                   help="also print the per-op profile of each model (op, XNNPACK-delegated "
+                        "or not, ms per op; tfinpaint.export.tflite_profile)")
+    c.add_argument("--threads", type=int, default=2,
+                   help="interpreter threads for --profile (default 2)")
     c.set_defaults(func=run_check)
 
 
@@ -179,6 +186,14 @@ def run_check(args) -> int:
     masks = [masks(args.size, seed=1, index=i) * 255 for i in range(args.count)]
     report = tflite.check(generator, models, args.images, masks=masks, size=args.size)
     print(tflite.format_report(report))
+    if args.profile:
+        from tfinpaint.export import tflite_profile
+
+        for q, flat in models.items():
+            rows = tflite_profile.profile(flat, num_threads=args.threads)
+            report["rows"][q]["profile"] = rows
+            print(f"\nper-op profile, {q} ({args.threads} threads):")
+            print(tflite_profile.format_profile(rows))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0

@@ -32,8 +32,10 @@ Quantization vocabulary (shared by the API and ``tfinpaint tflite --quantize``; 
 - ``"float16"`` (``fp16``): float16 weights, dequantized to float32 at load (half the size);
 - ``"dynamic"`` (``default``): dynamic-range quantization, int8 weights with per-tensor
   activations quantized on the fly (weights below 1024 elements stay float);
-- ``"int8"`` (``int8_full``): full-integer quantization (``TFLITE_BUILTINS_INT8`` only),
-  activation ranges calibrated with a representative dataset of **real photos** (from
+- ``"int8"`` (``int8_full``): full-integer quantization (``TFLITE_BUILTINS_INT8`` only; partial
+  convolutions are traced in their int8-quantizable form,
+  :func:`tfinpaint.layers.partial_conv.quantizable_renormalization`), activation ranges
+  calibrated with a representative dataset of **real photos** (from
   :func:`tfinpaint.data.images.image_dataset`) and generated masks
   (:func:`tfinpaint.data.masks.get_mask_generator`) for ``calibration_steps`` samples.
 
@@ -59,6 +61,7 @@ result = tflite.run("rfr.tflite", image_uint8_256x256, mask_uint8)   # (256, 256
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -441,7 +444,13 @@ def convert(
 
     ensure_built(generator)
 
-    converter = _frozen_converter(generator, size, multiple, with_prediction)
+    from tfinpaint.layers.partial_conv import quantizable_renormalization
+
+    # Full int8: partial convolutions are traced in their int8-quantizable form (the
+    # renormalization as a fraction, see quantizable_renormalization); other quantizations
+    # keep the layer's own form.
+    with quantizable_renormalization() if quantize == "int8" else contextlib.nullcontext():
+        converter = _frozen_converter(generator, size, multiple, with_prediction)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -474,11 +483,11 @@ def convert(
 def _smoke_test(flatbuffer: bytes, size, quantize: str) -> None:
     """Runs the model once (mid-grey image, centred hole): kernels can fail only at invoke.
 
-    Example: full-integer int8 of a partial convolution (PConv U-Net, RFR-Net): its
-    renormalization ``Cin*k*k / sum(M)`` divides by a count in ``[0, Cin*k*k]`` (up to 4608),
-    whose int8 step is larger than 1, so small counts quantize to the zero point and the
-    ``DIV`` kernel aborts (``tflite/kernels/div.cc``). The error is raised here, at
-    conversion, naming the op; use ``float16`` or ``dynamic`` for such models.
+    Example: an int8 ``DIV`` whose divisor quantizes to the zero point aborts in
+    ``tflite/kernels/div.cc``; partial convolutions avoid it in int8 by their quantizable form
+    (:func:`tfinpaint.layers.partial_conv.quantizable_renormalization`), a new layer that
+    divides by a small count would hit it. The error is raised here, at conversion, naming
+    the op.
     """
     h, w = size
     image = np.full((1, h, w, 3), 128, np.uint8)
@@ -489,9 +498,8 @@ def _smoke_test(flatbuffer: bytes, size, quantize: str) -> None:
     except RuntimeError as e:
         raise ValueError(
             f"The converted quantize={quantize!r} model fails in the TFLite runtime: {e}. "
-            "Full-integer int8 cannot represent divisions by small counts such as the partial "
-            "convolution renormalization Cin*k*k / sum(M); use quantize='float16' or "
-            "'dynamic' for this model."
+            "Full-integer int8 cannot represent divisions by small counts (a divisor that "
+            "quantizes to zero); use quantize='float16' or 'dynamic' for this model."
         ) from e
 
 

@@ -28,6 +28,7 @@ from tfinpaint.layers.resize import (
 )
 from tfinpaint.layers.spectral_norm import SpectralNorm
 from tfinpaint.layers.squeeze_excitation import SqueezeExcitation
+from tfinpaint.layers.transpose_conv import PhaseConv2DTranspose
 
 __all__ = [
     "AdaptiveFeatureMerge",
@@ -41,6 +42,7 @@ __all__ = [
     "NearestDownsample",
     "NearestUpsample",
     "PartialConv2D",
+    "PhaseConv2DTranspose",
     "PixelAttention",
     "PixelContextualAttention",
     "PointwiseNorm",

@@ -27,10 +27,45 @@ pads less before than after (DESIGN section 8).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+
+_FORM = threading.local()
+
+
+@contextlib.contextmanager
+def quantizable_renormalization():
+    """Traces :class:`PartialConv2D` in its int8-quantizable form (full-integer TFLite).
+
+    Inside this context (used by :func:`tfinpaint.export.tflite.convert` for ``"int8"``) the
+    renormalization is written so that every intermediate tensor has a range int8 represents,
+    the same function of the weights and a binary mask up to float rounding::
+
+        f     = conv(mean_c(M), ones(k, k) / (k * k))     # sum(M) / (Cin*k*k), in [0, 1]
+        m'    = min(255 * f, 1)                            # 1 where any tap is valid
+        r - 1 = (m' - f) / max(f, 1/255)                   # ratio - 1; 0 on fully valid windows
+        x'    = y + y * (r - 1),  y = W^T (X * M)
+
+    Why: the default form divides by the count ``sum(M)`` in ``[0, Cin*k*k]`` (up to 4608);
+    int8 steps of ``4608 / 255 = 18`` round small counts to the zero point and the ``DIV``
+    kernel aborts (``div.cc``: ``data[i] != zero_point``). Here the count is a fraction (step
+    1/255; with a mask shared by the channels the smallest positive ``f`` is ``1/(k*k) >=
+    1/49``), ``255 * f`` is an integer in int8 exactly, the divisor is never below one step,
+    and ``r - 1`` is exactly 0 (the zero point) wherever the window is fully valid, so int8
+    rounding of the ratio only touches hole borders. Assumes a mask whose valid fraction in
+    a window is 0 or at least 1/255 (shared masks, PConv U-Net's per-group masks).
+    """
+    previous = getattr(_FORM, "quantizable", False)
+    _FORM.quantizable = True
+    try:
+        yield
+    finally:
+        _FORM.quantizable = previous
 
 
 def _pair(value, name):
@@ -141,15 +176,47 @@ class PartialConv2D(keras.layers.Layer):
             return t
         return ops.pad(t, [[0, 0], [ph, ph], [pw, pw], [0, 0]])
 
+    def _call_quantizable(self, x, mask):
+        """The int8-quantizable form (see :func:`quantizable_renormalization`)."""
+        if mask.shape[-1] != 1:
+            mask_mean = ops.mean(mask, axis=-1, keepdims=True)
+        else:
+            mask_mean = mask
+        kh, kw = self.kernel_size
+        taps = ops.full((kh, kw, 1, 1), 1.0 / (kh * kw), dtype="float32")
+        frac = ops.conv(
+            self._pad(mask_mean), taps, strides=self.strides, padding="valid",
+            dilation_rate=self.dilation_rate,
+        )
+        updated = ops.minimum(frac * 255.0, 1.0)
+        ratio_minus_one = (updated - frac) / ops.maximum(frac, 1.0 / 255.0)
+        out = ops.conv(
+            self._pad(x * ops.cast(mask, x.dtype)), self.kernel, strides=self.strides,
+            padding="valid", dilation_rate=self.dilation_rate,
+        )
+        out = out + out * ops.cast(ratio_minus_one, out.dtype)
+        if self.use_bias:
+            out = (out + self.bias) * ops.cast(updated, out.dtype)
+        return out, updated
+
     def call(self, inputs):
         x, mask = inputs
         mask = ops.cast(mask, "float32")
+        if getattr(_FORM, "quantizable", False):
+            return self._call_quantizable(x, mask)
         mask_channels = mask.shape[-1]
         # Number of valid taps per output window, counted with a constant ones kernel (made
         # here, not in build(): constants created in build break inside fit, DESIGN 8).
-        ones = ops.ones((*self.kernel_size, mask_channels, 1), dtype="float32")
+        # A per-channel mask is summed over channels first: the same integer counts (exact in
+        # float32), with a k x k x 1 kernel instead of k x k x Cin (TFLite: SUM + a 1-channel
+        # CONV_2D; the Cin-channel count conv was ~10% of PConv U-Net's TFLite time).
+        if mask_channels > 1:
+            mask_sum = ops.sum(mask, axis=-1, keepdims=True)
+        else:
+            mask_sum = mask
+        ones = ops.ones((*self.kernel_size, 1, 1), dtype="float32")
         valid = ops.conv(
-            self._pad(mask), ones, strides=self.strides, padding="valid",
+            self._pad(mask_sum), ones, strides=self.strides, padding="valid",
             dilation_rate=self.dilation_rate,
         )
         kh, kw = self.kernel_size

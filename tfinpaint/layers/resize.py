@@ -1,7 +1,7 @@
 """Export-safe resize helpers with PyTorch ``F.interpolate`` semantics.
 
 Every helper works on NHWC tensors with dynamic ``H, W`` inside ``tf.function``/SavedModel and
-lowers to TFLite builtins (``RESIZE_NEAREST_NEIGHBOR``, ``STRIDED_SLICE``,
+lowers to TFLite builtins (``CONCATENATION``/``RESHAPE``, ``STRIDED_SLICE``,
 ``RESIZE_BILINEAR``). ``keras.layers.UpSampling2D`` is avoided on purpose: with dynamic H, W it
 breaks export and TFLite conversion (DESIGN section 8).
 
@@ -63,30 +63,15 @@ def upsample_nearest(x, factor: int = 2):
     _check_rank4(x, "upsample_nearest")
     if factor == 1:
         return x
-    return _upsample_nearest_with_block_gradient(x, factor)
-
-
-def _upsample_nearest_with_block_gradient(x, factor):
-    """``RESIZE_NEAREST_NEIGHBOR`` forward (export/TFLite unchanged) with its gradient written
-    as a sum over ``factor x factor`` blocks: TensorFlow's ``ResizeNearestNeighborGrad`` has no
-    XLA kernel, so a train step with an upsampling could not be ``jit_compile``d. The block
-    sum is exactly that gradient (each input pixel is copied to one block)."""
-    channels = x.shape[-1]
-
-    @tf.custom_gradient
-    def up(x):
-        size = tf.shape(x)[1:3] * factor
-        out = tf.cast(tf.image.resize(x, size, method="nearest"), x.dtype)
-
-        def grad(dy):
-            s = tf.shape(dy)
-            c = channels if channels is not None else s[3]
-            blocks = tf.reshape(dy, (s[0], s[1] // factor, factor, s[2] // factor, factor, c))
-            return tf.reduce_sum(blocks, axis=(2, 4))
-
-        return out, grad
-
-    return up(x)
+    # Copies as concatenations and reshapes (CONCATENATION/RESHAPE in TFLite, which XNNPACK
+    # runs; its delegate has no RESIZE_NEAREST_NEIGHBOR, whose fallback split the delegated
+    # graph at every decoder level): each pixel repeated f times along C then viewed as f
+    # columns, each row repeated f times along W then viewed as f rows. Same values as
+    # ``tf.image.resize(nearest)``, exactly (tested).
+    dynamic = tf.shape(x)
+    n, h, w, c = (x.shape[i] if x.shape[i] is not None else dynamic[i] for i in range(4))
+    rows = tf.reshape(tf.concat([x] * factor, axis=-1), [n, h, w * factor, c])
+    return tf.reshape(tf.concat([rows] * factor, axis=2), [n, h * factor, w * factor, c])
 
 
 def downsample_nearest(x, factor: int = 2):

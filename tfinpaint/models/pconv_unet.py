@@ -84,8 +84,12 @@ class MaskConcat(keras.layers.Layer):
             raise ValueError(
                 f"Expected {len(self.channels)} masks. Received: {len(masks)} masks"
             )
+        # Repeated by a broadcast multiplication with ones (MUL, which XNNPACK runs) rather
+        # than ops.repeat (TILE, a builtin fallback that split TFLite's delegated graph at
+        # every decoder level); the values are the same 0/1.
         parts = [
-            ops.repeat(ops.cast(m, "float32"), c, axis=-1) if c > 1 else ops.cast(m, "float32")
+            ops.cast(m, "float32") * ops.ones((c,), "float32") if c > 1
+            else ops.cast(m, "float32")
             for m, c in zip(masks, self.channels)
         ]
         return ops.concatenate(parts, axis=-1)

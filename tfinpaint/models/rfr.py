@@ -66,6 +66,7 @@ from tfinpaint.layers.attention import AttentionModule
 from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.transpose_conv import PhaseConv2DTranspose
 from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.registry import ModelSpec, register_model
 
@@ -204,9 +205,9 @@ class RFRModule(keras.layers.Layer):
                                            use_bias=False, kernel_initializer=init, dtype=dt,
                                            name=f"dec_{i}_conv")
             else:  # PyTorch ConvTranspose2d(4, 2, 1) == Conv2DTranspose(4, 2, 'same')
-                conv = keras.layers.Conv2DTranspose(out_ch, 4, strides=2, padding="same",
-                                                    use_bias=False, kernel_initializer=init,
-                                                    dtype=dt, name=f"dec_{i}_conv")
+                conv = PhaseConv2DTranspose(out_ch, 4, strides=2, padding="same",
+                                            use_bias=False, kernel_initializer=init,
+                                            dtype=dt, name=f"dec_{i}_conv")
             setattr(self, f"dec_{i}_conv", conv)
             setattr(self, f"dec_{i}_bn", BatchNorm(dtype=dt, name=f"dec_{i}_bn"))
         # The attention runs at H/8 of the image (after dec_3), the mask comes at H/2.
@@ -349,7 +350,7 @@ class RFRNet(keras.Model):
         self.bn2 = BatchNorm(dtype=dt, name="bn2")  # shared by every recurrence
         self.rfr_module = RFRModule(FEATURES, dtype=dt, name="rfr_module")
         self.feature_merge = AdaptiveFeatureMerge(dtype=dt, name="feature_merge")
-        self.tconv = keras.layers.Conv2DTranspose(
+        self.tconv = PhaseConv2DTranspose(
             FEATURES, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
             dtype=dt, name="tconv",
         )
