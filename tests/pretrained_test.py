@@ -29,11 +29,11 @@ MAX_BYTES = 20 * 1000 * 1000
 SIZE = 256
 BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 PER_BUCKET = 2
-# Measured with the shipped step-3000 weights on this set: shipped 20.03 dB, untrained network
-# 11.21, cv2-telea 19.70, cv2-ns 19.68 (mean PSNR of the composite). A newer checkpoint must
+# Measured with the shipped step-4000 weights on this set: shipped 20.37 dB, untrained network
+# 11.19, cv2-telea 19.70, cv2-ns 19.68 (mean PSNR of the composite). A newer checkpoint must
 # do at least as well; raise these with it.
-SHIPPED_FLOOR = 19.8
-TELEA_MARGIN = 0.2
+SHIPPED_FLOOR = 20.2
+TELEA_MARGIN = 0.5
 
 
 def test_default_is_shipped_with_card_and_attribution(photos_dir):
