@@ -40,12 +40,7 @@ import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
+from tfinpaint.layers.arguments import positive_int
 
 
 @tfinpaint_export("tfinpaint.layers.MaskAwareDynamicConv")
@@ -97,15 +92,15 @@ class MaskAwareDynamicConv(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _positive_int(filters, "filters")
-        self.kernel_size = _positive_int(kernel_size, "kernel_size")
-        self.strides = _positive_int(strides, "strides")
+        self.filters = positive_int(filters, "filters")
+        self.kernel_size = positive_int(kernel_size, "kernel_size")
+        self.strides = positive_int(strides, "strides")
         if padding is None:
             padding = (self.kernel_size - 1) // 2
         if isinstance(padding, bool) or int(padding) != padding or int(padding) < 0:
             raise ValueError(f"padding must be an int >= 0. Received: padding={padding!r}")
         self.padding = int(padding)
-        self.hidden_channels = _positive_int(hidden_channels, "hidden_channels")
+        self.hidden_channels = positive_int(hidden_channels, "hidden_channels")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.mask_conv = keras.layers.Conv2D(

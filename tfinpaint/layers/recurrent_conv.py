@@ -34,6 +34,7 @@ import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+from tfinpaint.layers.arguments import positive_int
 
 _PADDINGS = ("reflect", "zero")
 _ACTIVATIONS = ("elu", None)
@@ -56,12 +57,6 @@ def symmetric_pad(x, p, mode="reflect"):
         return x
     return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect" if mode == "reflect"
                    else "constant")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 @tfinpaint_export("tfinpaint.layers.RecurrentConv2D")
@@ -98,11 +93,11 @@ class RecurrentConv2D(keras.layers.Layer):
     def __init__(self, filters, kernel_size=3, strides=1, padding="reflect",
                  normalization=False, activation="elu", upsample=1, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _positive_int(filters, "filters")
-        self.kernel_size = _positive_int(kernel_size, "kernel_size")
+        self.filters = positive_int(filters, "filters")
+        self.kernel_size = positive_int(kernel_size, "kernel_size")
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd. Received: kernel_size={kernel_size!r}")
-        self.strides = _positive_int(strides, "strides")
+        self.strides = positive_int(strides, "strides")
         if padding not in _PADDINGS:
             raise ValueError(f"padding must be one of {_PADDINGS}. Received: padding={padding!r}")
         self.padding = padding
@@ -112,7 +107,7 @@ class RecurrentConv2D(keras.layers.Layer):
                 f"activation must be one of {_ACTIVATIONS}. Received: activation={activation!r}"
             )
         self.activation = activation
-        self.upsample = _positive_int(upsample, "upsample")
+        self.upsample = positive_int(upsample, "upsample")
         dt = self.dtype_policy
         self.conv = keras.layers.Conv2D(self.filters, self.kernel_size, strides=self.strides,
                                         padding="valid", dtype=dt, name="conv")

@@ -36,16 +36,11 @@ import tensorflow as tf
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+from tfinpaint.layers.arguments import positive_int
 from tfinpaint.layers.resize import resize_nearest_align_corners, upsample_nearest
 
 COMBINE_CHOICES = ("input", "output")
 PADDING_CHOICES = ("reflect", "zero")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 @tfinpaint_export("tfinpaint.layers.RegionConv2D")
@@ -101,15 +96,15 @@ class RegionConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _positive_int(filters, "filters")
-        self.kernel_size = _positive_int(kernel_size, "kernel_size")
+        self.filters = positive_int(filters, "filters")
+        self.kernel_size = positive_int(kernel_size, "kernel_size")
         if self.kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd (symmetric reflect padding). Received: "
                 f"kernel_size={kernel_size}"
             )
-        self.strides = _positive_int(strides, "strides")
-        self.dilation_rate = _positive_int(dilation_rate, "dilation_rate")
+        self.strides = positive_int(strides, "strides")
+        self.dilation_rate = positive_int(dilation_rate, "dilation_rate")
         self.upsample = bool(upsample)
         if self.upsample and self.strides != 1:
             raise ValueError(
