@@ -4,20 +4,14 @@ validation L1 falls, and a SIGKILLed run resumes with both optimizers' state."""
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.run_test import _ckpt_values
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.training.run_test import REPO, TRAIN_ENV, run_until_saved_then_sigkill
 
 
 def _ckpt(ckpt_dir):
@@ -47,32 +41,13 @@ def test_cli_gan_training_moves_both_losses_and_resumes_after_sigkill(photos_dir
             "--val", str(photos_dir / "val"), "--val-batches", "2",
             "--size", "32", "--batch", "4", "--save-every", "10",
             "--vgg-weights", "none", "--seed", "3", "--out", str(out)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(args + ["--steps", "100000"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 400
-        polled = None
-        while time.time() < deadline and proc.poll() is None:
-            polled = (_ckpt_values(out / "checkpoints", while_writing=True)
-                      if (out / "checkpoints").exists() else None)
-            if polled and polled[0] >= 20:
-                break
-            time.sleep(0.5)
-        assert polled, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    run_until_saved_then_sigkill(args + ["--steps", "100000"], out, min_step=20, timeout=400)
     saved = _ckpt(out / "checkpoints")
     step = saved["step"]
     assert step % 10 == 0 and saved["g_iterations"] == saved["d_iterations"] == step
 
     target = step + 20
-    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=env,
+    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=TRAIN_ENV,
                           capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"Resumed from {saved['path']} at step {step}" in done.stdout, done.stdout[-3000:]

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import pathlib
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.training.run_test import _ckpt_values
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.training.run_test import REPO, TRAIN_ENV, _ckpt_values, run_until_saved_then_sigkill
 
 
 def _values(stdout, name):
@@ -36,31 +30,13 @@ def test_cli_gan_run_validates_and_resumes_after_sigkill(photos_dir, tmp_path):
             "--val", str(photos_dir / "val"), "--val-batches", "2", "--size", "64",
             "--batch", "2", "--save-every", "6", "--val-every", "6", "--vgg-weights", "none",
             "--masks", "lama_thick", "--out", str(out)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(args + ["--steps", "100000"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 480
-        saved = None
-        while time.time() < deadline and proc.poll() is None:
-            saved = (_ckpt_values(out / "checkpoints", while_writing=True)
-                     if (out / "checkpoints").exists() else None)
-            if saved and saved[0] >= 6:
-                break
-            time.sleep(0.5)
-        assert saved, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
-        proc.send_signal(signal.SIGKILL)
-        first_out = proc.communicate(timeout=30)[0]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    first_out = run_until_saved_then_sigkill(args + ["--steps", "100000"], out, min_step=6,
+                                             timeout=480)
     step, iterations, path = _ckpt_values(out / "checkpoints")
     assert step == iterations and step % 6 == 0
 
     target = step + 12
-    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=env,
+    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=TRAIN_ENV,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"Resumed from {path} at step {step}" in done.stdout, done.stdout[-3000:]

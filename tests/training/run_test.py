@@ -18,6 +18,9 @@ import tensorflow as tf
 from tests.training.trainer_test import TINY_MODEL, register_tiny, tiny_generator
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# The environment of the CLI training subprocesses: quiet, CPU only, this checkout first.
+TRAIN_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+                 PYTHONPATH=str(REPO))
 
 
 def _ckpt_values(ckpt_dir, while_writing: bool = False):
@@ -41,6 +44,31 @@ def _ckpt_values(ckpt_dir, while_writing: bool = False):
     assert len(iters) == 1, sorted(names)
     return (int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")),
             int(reader.get_tensor(iters[0])), path)
+
+
+def run_until_saved_then_sigkill(args, out, min_step: int, timeout: float) -> str:
+    """Starts ``args`` (a ``tfinpaint train`` command line writing ``out``), waits until a
+    checkpoint of step >= ``min_step`` is complete, SIGKILLs the process and returns its output.
+    """
+    proc = subprocess.Popen(args, cwd=REPO, env=TRAIN_ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + timeout
+        saved = None
+        while time.time() < deadline and proc.poll() is None:
+            saved = (_ckpt_values(out / "checkpoints", while_writing=True)
+                     if (out / "checkpoints").exists() else None)
+            if saved and saved[0] >= min_step:
+                break
+            time.sleep(0.5)
+        assert saved, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
+        proc.send_signal(signal.SIGKILL)
+        output = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    return output
 
 
 def test_train_writes_run_dir_and_tensorboard(photos_dir, tmp_path):
@@ -117,33 +145,14 @@ def test_cli_resumes_after_sigkill(photos_dir, tmp_path):
             "--config", "layer_size=4", "--images", str(photos_dir / "train"),
             "--size", "32", "--batch", "2", "--save-every", "2", "--vgg-weights", "none",
             "--masks", "lama_thick", "--out", str(out)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(args + ["--steps", "100000"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 240
-        saved = None
-        while time.time() < deadline and proc.poll() is None:
-            saved = (_ckpt_values(out / "checkpoints", while_writing=True)
-                     if (out / "checkpoints").exists() else None)
-            if saved and saved[0] >= 2:
-                break
-            time.sleep(0.5)
-        assert saved, proc.communicate(timeout=10)[0][-3000:] if proc.poll() is not None else ""
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    run_until_saved_then_sigkill(args + ["--steps", "100000"], out, min_step=2, timeout=240)
     step, iterations, path = _ckpt_values(out / "checkpoints")
     assert step == iterations and step % 2 == 0 and step >= 2
     weights_at_kill = (out / "generator.weights.h5").read_bytes()
     assert weights_at_kill
 
     target = step + 2
-    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=env,
+    done = subprocess.run(args + ["--steps", str(target)], cwd=REPO, env=TRAIN_ENV,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (f"Resumed from {path} at step {step} (generator optimizer iterations {step})"
