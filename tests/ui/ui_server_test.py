@@ -175,7 +175,7 @@ def test_crop_strategy_same_as_the_command(ui_server, photos_dir, tmp_path):
     status, body, _ = _inpaint(ui_server, photo.read_bytes(), _png(mask), "cv2-telea", "crop")
     assert status == 200
     assert main(["inpaint", str(photo), "--mask", str(tmp_path / "mask.png"), "-o",
-                 str(tmp_path / "cli.png"), "--strategy", "crop"]) == 0
+                 str(tmp_path / "cli.png"), "--strategy", "crop", "--model", "cv2-telea"]) == 0
     assert (tmp_path / "cli.png").read_bytes() == body
 
 
