@@ -54,13 +54,12 @@ Port notes:
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
 from tfinpaint.layers.resize import downsample_nearest
+from tfinpaint.layers.torch_init import torch_default_initializers
 
 KEY_EPSILON = 1e-7  # added to every key before the L2 normalisation (official code)
 RATIO_EPSILON = 1e-7  # added to |ratio| in the knowledge-consistency blend (official code)
@@ -326,13 +325,9 @@ class AttentionModule(keras.layers.Layer):
         if channels is None:
             raise ValueError(f"The channel dimension of feature must be known. Received: "
                              f"feature.shape={feature_shape}")
-        fan_in = 2 * channels
-        kernel_init = self.kernel_initializer or keras.initializers.VarianceScaling(
-            1.0 / 3.0, "fan_in", "uniform"
-        )
-        bias_init = self.bias_initializer or keras.initializers.RandomUniform(
-            -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in)
-        )
+        torch_kernel, torch_bias = torch_default_initializers(2 * channels)
+        kernel_init = self.kernel_initializer or torch_kernel
+        bias_init = self.bias_initializer or torch_bias
         self.combiner = keras.layers.Conv2D(
             channels, 1, use_bias=True, kernel_initializer=kernel_init,
             bias_initializer=bias_init, dtype=self.dtype_policy, name="combiner",
@@ -486,7 +481,6 @@ class PixelContextualAttention(keras.layers.Layer):
         self.combiner = None
 
     def build(self, input_shape):
-        from tfinpaint.layers.squeeze_excitation import torch_default_initializers
 
         feature_shape = tuple(input_shape[0])
         _check_rank4("feature", feature_shape)

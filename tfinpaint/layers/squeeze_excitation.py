@@ -9,20 +9,11 @@ linear layers have a bias and PyTorch's default ``nn.Linear`` initialisation.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
-
-
-def torch_default_initializers(fan_in: int):
-    """PyTorch's default ``nn.Linear`` / ``nn.Conv2d`` init: kaiming_uniform(a=sqrt(5)) =
-    ``U(+-1/sqrt(fan_in))`` for the weight (variance ``1 / (3 fan_in)``) and the bias."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return (keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
-            keras.initializers.RandomUniform(-bound, bound))
+from tfinpaint.layers.torch_init import torch_default_initializers
 
 
 @tfinpaint_export("tfinpaint.layers.SqueezeExcitation")

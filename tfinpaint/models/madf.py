@@ -68,10 +68,10 @@ from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.dynamic_filter import MaskAwareDynamicConv
 from tfinpaint.layers.pointwise_norm import PointwiseNorm
 from tfinpaint.layers.resize import resize_bilinear
+from tfinpaint.layers.torch_init import torch_kernel_initializer
 from tfinpaint.losses.feature_network import IMAGENET_MEAN, IMAGENET_STD
 from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.registry import ModelSpec, register_model
-from tfinpaint.models.rfr import _torch_kernel_init
 
 MASK_HIDDEN = 16  # FilterGen nhidden
 PN_HIDDEN = 128  # PN nhidden
@@ -157,7 +157,7 @@ class MADFNet(keras.Model):
         # === Layers ===
         # Sublayers are direct attributes (setattr), never lists: tf.train.Checkpoint (the
         # trainer's resume path) does not see layers inside Keras' list wrappers.
-        init = _torch_kernel_init()
+        init = torch_kernel_initializer()
         dt = self.dtype_policy
 
         def conv(filters, kernel, name):

@@ -66,6 +66,7 @@ from tfinpaint.layers.attention import AttentionModule
 from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.torch_init import torch_kernel_initializer
 from tfinpaint.layers.transpose_conv import PhaseConv2DTranspose
 from tfinpaint.models.inputs import validate_generator_inputs
 from tfinpaint.models.registry import ModelSpec, register_model
@@ -74,13 +75,6 @@ SIZE_MULTIPLE = 16  # Pconv1 (stride 2) + three stride-2 encoders with skip conn
 FEATURES = 64
 LEAKY_SLOPE = 0.01  # F.leaky_relu default (after bn2, bn3, tail1)
 DECODER_SLOPE = 0.2  # nn.LeakyReLU(0.2) in the RFRModule decoders
-
-
-def _torch_kernel_init():
-    """PyTorch's default Conv2d/ConvTranspose2d init: kaiming_uniform(a=sqrt(5)), i.e.
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (variance ``1/(3 fan_in)``). For a transposed conv
-    both frameworks take fan_in over ``out * kh * kw``."""
-    return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
 def _pad(x, p):
@@ -108,7 +102,7 @@ class Bottleneck(keras.layers.Layer):
         if isinstance(planes, bool) or int(planes) != planes or planes < 1:
             raise ValueError(f"planes must be a positive int. Received: planes={planes!r}")
         self.planes = int(planes)
-        init = _torch_kernel_init()
+        init = torch_kernel_initializer()
         dt = self.dtype_policy
         p = self.planes
         self.conv1 = keras.layers.Conv2D(p, 1, use_bias=False, kernel_initializer=init,
@@ -177,7 +171,7 @@ class RFRModule(keras.layers.Layer):
         if int(in_channels) != in_channels or in_channels < 1:
             raise ValueError(f"in_channels must be a positive int. Received: {in_channels!r}")
         self.in_channels = int(in_channels)
-        init = _torch_kernel_init()
+        init = torch_kernel_initializer()
         dt = self.dtype_policy
         c = self.in_channels
         # Every sublayer is a direct attribute: Keras 3 puts layers held in a list or dict in
@@ -333,7 +327,7 @@ class RFRNet(keras.Model):
         self.return_intermediates = bool(return_intermediates)
 
         # === Layers ===
-        init = _torch_kernel_init()
+        init = torch_kernel_initializer()
         dt = self.dtype_policy
         k, p = (5, 2) if self.small_hole else (7, 3)
 
