@@ -8,7 +8,7 @@ per colour channel as cross-correlations (``F.conv2d``, which TF's convolution a
   zero padding 1, and the **squared** magnitude ``h(x)^2 + v(x)^2`` (no square root);
 - ``losses.py::SobelEdgeLoss``: the Scharr-like pair ``[[3, 10, 3], [0, 0, 0], [-3, -10, -3]] / 16``
   and its transpose-like ``[[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]] / 16``, reflection padding 1,
-  ``|h(x)| + |v(x)|`` (see :func:`tfinpaint.losses.edge.sobel_edge_loss`).
+  ``|h(x)| + |v(x)|`` (see :func:`tfinpaint.losses.sobel.sobel_edge_loss`).
 
 The kernels are numpy constants turned into tensors inside ``call`` (DESIGN section 8).
 """

@@ -14,7 +14,6 @@ from tfinpaint.losses.adversarial import (
     get_adversarial_loss,
     gradient_penalty,
 )
-from tfinpaint.losses.edge import sobel_edge_loss
 from tfinpaint.losses.feature_network import (
     VGG16_POOL_LAYERS,
     VGG19_PERCEPTUAL_LAYERS,
@@ -38,6 +37,7 @@ from tfinpaint.losses.perceptual import (
     style_loss,
 )
 from tfinpaint.losses.pixel import hole_l1, l1, total_variation, valid_l1
+from tfinpaint.losses.sobel import sobel_edge_loss
 
 __all__ = [
     "AdversarialLoss",

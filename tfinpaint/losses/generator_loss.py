@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfinpaint.edge import composite
-from tfinpaint.losses import adversarial, edge, frequency, perceptual, pixel
+from tfinpaint.losses import adversarial, frequency, perceptual, pixel, sobel
 from tfinpaint.losses.feature_network import IMAGENET_MEAN, IMAGENET_STD
 from tfinpaint.losses.terms import LOSS_NAMES, PIXEL_SPACES, LossTerm
 
@@ -73,7 +73,7 @@ class GeneratorLoss:
     :func:`frequency.low_frequency_loss`;
     ``high_frequency`` :func:`frequency.high_frequency_loss` weighted by the hole (Baik);
     ``feature_matching`` :func:`adversarial.feature_matching_loss` (ignores ``output``/``on``);
-    ``sobel`` :func:`edge.sobel_edge_loss` (Baik); ``low_frequency_perceptual`` the perceptual
+    ``sobel`` :func:`sobel.sobel_edge_loss` (Baik); ``low_frequency_perceptual`` the perceptual
     loss (``layer_sets["perceptual"]``) between the 5x5 box low-passed images (Baik's
     ``LP_Perceptual`` on the coarse output).
     """
@@ -226,7 +226,7 @@ class GeneratorLoss:
         if loss == "high_frequency":
             return frequency.high_frequency_loss(target, x, mask)
         if loss == "sobel":
-            return edge.sobel_edge_loss(target, x)
+            return sobel.sobel_edge_loss(target, x)
         if loss == "low_frequency_perceptual":
             layers = self.layer_sets["perceptual"]
             return perceptual.perceptual_loss(

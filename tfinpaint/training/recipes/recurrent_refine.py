@@ -15,7 +15,7 @@ read for facts only)::
   Gram ``F F^T / (C H W)`` at relu2_2, relu3_4, relu4_4, relu5_2, L1 means summed; VGG19 fed
   [0, 1] images without normalisation.
 - ``feature``: ``mean|f1(x) - f1(Gz)| + mean|f2(x) - f2(Gz)|`` (discriminator conv1, conv2).
-- ``sobel``: :func:`tfinpaint.losses.edge.sobel_edge_loss` on the refine output.
+- ``sobel``: :func:`tfinpaint.losses.sobel.sobel_edge_loss` on the refine output.
 - frequency separation: ``LP_L1`` / ``LP_perceptual`` compare the 5x5 box low-pass of the
   **coarse** output with that of the target (valid conv, 252x252 at 256); ``HP_L1`` is
   ``mean(|HPF(y) - HPF(refine)| * hole)`` (3x3 sharpening kernel).
