@@ -186,19 +186,7 @@ class KnowledgeConsistentAttention(keras.layers.Layer):
         )
 
     def _validate(self, feature, mask, prev_scores, prev_mask):
-        _check_rank4("feature", tuple(feature.shape))
-        _check_rank4("mask", tuple(mask.shape))
-        if mask.shape[-1] != 1:
-            raise ValueError(
-                f"mask must have 1 channel (1 = known). Received: mask.shape={tuple(mask.shape)}"
-            )
-        for a, b, what in ((feature.shape[1], mask.shape[1], "height"),
-                           (feature.shape[2], mask.shape[2], "width")):
-            if a is not None and b is not None and a != b:
-                raise ValueError(
-                    f"mask must have the feature's {what} (resize it first). Received: "
-                    f"feature.shape={tuple(feature.shape)}, mask.shape={tuple(mask.shape)}"
-                )
+        _check_feature_mask(feature, mask)
         if prev_scores is not None:
             _check_rank4("prev_scores", tuple(prev_scores.shape))
             h, w, k = feature.shape[1], feature.shape[2], prev_scores.shape[-1]
