@@ -18,7 +18,7 @@ import pytest
 
 from tests.test_case import TestCase
 from tfinpaint.convert.common import ConversionError
-from tfinpaint.convert.fixture_params import fixture_state_dict
+from tfinpaint.convert.fixture_params import fixture_cases, fixture_state_dict
 from tfinpaint.convert.madf import (
     LOSS_NETWORK_PREFIXES,
     convert_checkpoint,
@@ -40,12 +40,8 @@ STD = np.asarray(IMAGENET_STD, "float32")
 @pytest.fixture(scope="module")
 def madf_fixture(fixtures_dir):
     folder = fixtures_dir / "madf"
-    manifest = json.loads((folder / "manifest.json").read_text())
-    with np.load(folder / "cases.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    state = fixture_state_dict(folder)
-    tolerances = {c["name"]: c["tolerance"] for c in manifest["cases"]}
-    return {"state": state, "arrays": arrays, "tol": tolerances}
+    arrays, tolerances = fixture_cases(folder)
+    return {"state": fixture_state_dict(folder), "arrays": arrays, "tol": tolerances}
 
 
 def _converted(fixture):

@@ -9,7 +9,6 @@ array of every case compared within the manifest's tolerance.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 
@@ -19,7 +18,7 @@ import pytest
 
 from tests.test_case import TestCase
 from tfinpaint.convert.common import ConversionError
-from tfinpaint.convert.fixture_params import fixture_state_dict
+from tfinpaint.convert.fixture_params import fixture_cases, fixture_state_dict
 from tfinpaint.convert.msa import (
     LOSS_NETWORK_PREFIXES,
     convert_checkpoint,
@@ -34,13 +33,10 @@ from tfinpaint.models.msa import MSANet
 @pytest.fixture(scope="module")
 def manet(fixtures_dir):
     folder = fixtures_dir / "manet"
-    manifest = json.loads((folder / "manifest.json").read_text())
-    with np.load(folder / "cases.npz") as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays, tol = fixture_cases(folder)
     state = fixture_state_dict(folder)
     model = convert_checkpoint(state, return_intermediates=True,
                                ignore_prefixes=LOSS_NETWORK_PREFIXES)
-    tol = {c["name"]: c["tolerance"] for c in manifest["cases"]}
     return {"state": state, "arrays": arrays, "tol": tol, "model": model, "report": {}}
 
 

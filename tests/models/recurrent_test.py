@@ -17,7 +17,7 @@ import pytest
 
 from tests.test_case import TestCase
 from tfinpaint.convert.common import ConversionError
-from tfinpaint.convert.fixture_params import fixture_state_dict
+from tfinpaint.convert.fixture_params import fixture_cases, fixture_state_dict
 from tfinpaint.convert.recurrent import (
     GENERATOR_TABLE,
     LOSS_NETWORK_PREFIXES,
@@ -32,14 +32,9 @@ GEN_KEYS = ("coarse", "refine", "coarse_bottleneck", "state_dec8", "refine_atten
 @pytest.fixture(scope="module")
 def baik(fixtures_dir):
     folder = fixtures_dir / "baik"
-    manifest = json.loads((folder / "manifest.json").read_text())
-    with np.load(folder / "cases.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    return {
-        "state": fixture_state_dict(folder, prefix="generator."),
-        "arrays": arrays,
-        "tol": {c["name"]: c["tolerance"] for c in manifest["cases"]},
-    }
+    arrays, tol = fixture_cases(folder)
+    return {"state": fixture_state_dict(folder, prefix="generator."), "arrays": arrays,
+            "tol": tol}
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,13 @@ Each key must stay within the manifest's tolerance (10x the official float32-vs-
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from tests.test_case import TestCase
-from tfinpaint.convert.fixture_params import fixture_state_dict
+from tfinpaint.convert.fixture_params import fixture_cases, fixture_state_dict
 from tfinpaint.convert.rfr import LOSS_NETWORK_PREFIXES, convert_checkpoint
 from tfinpaint.layers.batch_norm import BatchNorm, set_batchnorm_frozen
 from tfinpaint.models import build, get_spec
@@ -29,12 +27,8 @@ from tfinpaint.models.rfr import RFRNet
 @pytest.fixture(scope="module")
 def rfr_fixture(fixtures_dir):
     folder = fixtures_dir / "rfr_net"
-    manifest = json.loads((folder / "manifest.json").read_text())
-    with np.load(folder / "cases.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    state = fixture_state_dict(folder)
-    tolerances = {c["name"]: c["tolerance"] for c in manifest["cases"]}
-    return {"state": state, "arrays": arrays, "tol": tolerances}
+    arrays, tolerances = fixture_cases(folder)
+    return {"state": fixture_state_dict(folder), "arrays": arrays, "tol": tolerances}
 
 
 def _converted(fixture):

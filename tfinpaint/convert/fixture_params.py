@@ -89,3 +89,14 @@ def fixture_state_dict(
                 continue
             state[alias] = state[source]
     return state
+
+
+def fixture_cases(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """``(arrays, tolerances)`` of a fixture folder: every ``<case>/<array>`` of ``cases.npz``
+    and, per case name, the manifest's ``{output key: absolute tolerance}``."""
+    folder = os.fspath(folder)
+    with open(os.path.join(folder, "manifest.json")) as f:
+        manifest = json.load(f)
+    with np.load(os.path.join(folder, "cases.npz")) as data:
+        arrays = {k: data[k] for k in data.files}
+    return arrays, {c["name"]: c["tolerance"] for c in manifest["cases"]}
