@@ -4,7 +4,8 @@ Picks the kept weights (``OUT/<stage>/weights/step_N.weights.h5``, the EMA gener
 best validation PSNR of ``OUT/<stage>/validation.jsonl`` (or ``--step N``), and writes
 ``tfinpaint/pretrained/<name>/``:
 
-* ``config.json``: model name and constructor config (what ``tfinpaint.inference.load`` reads);
+* ``config.json``: model name and constructor config with the plan's edge settings (what
+  ``tfinpaint.inference.load`` reads);
 * ``generator.weights.h5``: the weights in float16 (``tfinpaint.pretrained.save_weights_float16``);
 * ``SOURCES.tsv``: the training photos' licences and attribution, copied from the photo folder;
 * ``training.json``: the plan, the stage and step shipped, its validation scores, the training
@@ -95,7 +96,9 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp_run, ignore_errors=True)
     save_weights_float16(model, os.path.join(dest, "generator.weights.h5"))
 
-    config = {"model": run_config["model"], "config": run_config["config"],
+    # The plan's edge settings (registry.EDGE_CONFIG) join the constructor config.
+    config = {"model": run_config["model"],
+              "config": {**run_config["config"], **plan.get("edge", {})},
               "recipe": run_config["recipe"], "size": run_config["size"],
               "masks": run_config["masks"], "stage": stage, "step": step}
     with open(os.path.join(dest, "config.json"), "w") as f:

@@ -236,11 +236,21 @@ def resolve_model(model_or_name):
 def run_model(model, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Calls ``model((image, mask), training=False)`` and returns ``"output"`` as numpy.
 
-    A model returning a plain tensor instead of a dict is accepted (it is the output).
+    A generator with a ``min_size`` or a ``context_margin`` (e.g. the shipped default model)
+    runs through :func:`tfinpaint.edge.run_padded`, the path of ``Inpainter`` and the exports,
+    so the scores are what users get (``size`` is a multiple of ``size_multiple`` already). A
+    model returning a plain tensor instead of a dict is accepted (it is the output).
     """
     import tensorflow as tf
 
-    result = model((tf.convert_to_tensor(image), tf.convert_to_tensor(mask)), training=False)
+    from tfinpaint.edge import edge_settings, run_padded
+
+    edge = edge_settings(model)
+    if edge["min_size"] or edge["context_margin"]:
+        result = {"output": run_padded(model, image, mask, **edge)}
+    else:
+        result = model((tf.convert_to_tensor(image), tf.convert_to_tensor(mask)),
+                       training=False)
     if isinstance(result, dict):
         if "output" not in result:
             raise ValueError(

@@ -16,7 +16,9 @@
    ``size_multiple`` (and to its ``min_size``, if it has one), run, and cropped back, as LaMa's
    ``bin/predict.py`` (``pad_out_to_modulo`` / ``unpad_to_size``) and IOPaint's
    ``InpaintModel._pad_forward`` do. The mask is reflected with the image, so reflected holes stay
-   holes.
+   holes. A model with a ``context_margin`` (an edge setting, ``registry.EDGE_CONFIG``; the
+   shipped default uses 64) is first given that many reflected pixels on every side, so a hole
+   touching the image border is filled from context on both sides of it.
 3. **Composite** (:func:`tfinpaint.edge.composite`). ``composite = mask * image + (1 - mask) *
    output``: known pixels of the result
    are *exactly* the input's (bit for bit for uint8 input), hole pixels come from the model.
@@ -63,7 +65,7 @@ from tfinpaint.data.polarity import (
     hole_from_user_mask,
     resize_hole,
 )
-from tfinpaint.edge import composite, run_padded
+from tfinpaint.edge import composite, edge_settings, run_padded
 from tfinpaint.pretrained import DEFAULT_MODEL, list_pretrained, pretrained_path
 
 __all__ = ["Inpainter", "load", "DEFAULT_MODEL", "RUN_CONFIG", "RUN_WEIGHTS"]
@@ -385,12 +387,10 @@ class Inpainter:
                 f"{{'output': ...}}. Received: type(model)={type(model).__name__}"
             )
         self.model = model
-        self.size_multiple = int(getattr(model, "size_multiple", None) or 1)
-        self.min_size = int(getattr(model, "min_size", None) or 0)
-        if self.size_multiple < 1:
-            raise ValueError(
-                f"model.size_multiple must be >= 1. Received: size_multiple={self.size_multiple}"
-            )
+        edge = edge_settings(model)  # ValueError on a size_multiple < 1
+        self.size_multiple = edge["size_multiple"]
+        self.min_size = edge["min_size"]
+        self.context_margin = edge["context_margin"]
         self.max_size = None if max_size is None else int(max_size)
         self.strategy = strategy
         self.crop_margin = int(crop_margin)
@@ -469,7 +469,7 @@ class Inpainter:
         for start in range(0, len(holes), self.batch_size):
             stop = start + self.batch_size
             out = run_padded(self.model, images[start:stop], known[start:stop],
-                             self.size_multiple, self.min_size)
+                             self.size_multiple, self.min_size, self.context_margin)
             outputs.append(_to_numpy(out).astype(np.float32))
         return np.concatenate(outputs, axis=0)
 

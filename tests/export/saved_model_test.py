@@ -33,15 +33,17 @@ def tiny_generator(size_multiple=8):
     return model
 
 
-def reference(generator, image, mask, multiple):
-    """numpy version of the signature: the mask rule, reflect pad, run, crop, composite, round."""
+def reference(generator, image, mask, multiple, margin=0):
+    """numpy version of the signature: the mask rule, reflect pad (``margin`` on every side, then
+    bottom/right to the multiple), run, crop, composite, round."""
     h, w = image.shape[1:3]
     hole = hole_from_user_mask(mask, batched=True)
     known = 1 - hole
     x = image.astype(np.float32) / 255
-    pad = [(0, 0), (0, (-h) % multiple), (0, (-w) % multiple), (0, 0)]
+    m = margin
+    pad = [(0, 0), (m, m + (-(h + 2 * m)) % multiple), (m, m + (-(w + 2 * m)) % multiple), (0, 0)]
     xp, kp = np.pad(x, pad, mode="reflect"), np.pad(known, pad, mode="reflect")
-    out = np.asarray(generator((xp * kp, kp))["output"])[:, :h, :w]
+    out = np.asarray(generator((xp * kp, kp))["output"])[:, m : m + h, m : m + w]
     comp = known * x + hole * np.clip(out, 0, 1)
     return np.round(comp * 255).astype(np.uint8)
 
@@ -86,6 +88,30 @@ def test_serving_default_any_size_matches_reference(exported):
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
         keep = mask[..., 0] == 0
         np.testing.assert_array_equal(got[keep], image[keep])
+
+
+def test_context_margin_is_baked_into_the_signatures_and_recorded(tmp_path):
+    """A generator's ``context_margin`` (reflected context on every side, the edge setting of the
+    shipped default model) is what the serving graph runs, for any size (also smaller than the
+    margin: repeated reflection), equal to Inpainter and the numpy reference."""
+    from tfinpaint.inference import Inpainter
+
+    generator = tiny_generator()
+    generator.context_margin = 6
+    path = export_saved_model(generator, tmp_path, "tiny")
+    info = json.loads((path / "assets.extra" / "tfinpaint.json").read_text())
+    assert info["context_margin"] == 6
+    fn = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    inpainter = Inpainter(generator)
+    for batch, h, w in [(1, 32, 32), (2, 37, 53), (1, 5, 70)]:
+        image, mask = _request(batch, h, w)
+        got = fn(image=tf.constant(image), mask=tf.constant(mask))["inpainted"].numpy()
+        want = reference(generator, image, mask, 8, margin=6)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+        # Without the margin the answer differs (the border sees other context).
+        assert np.abs(reference(generator, image, mask, 8).astype(int) - want).max() > 1
+        local = inpainter(image, mask)
+        assert np.abs(local.astype(int) - want.astype(int)).max() <= 1
 
 
 def test_encoded_signature_png_round_trip(exported):

@@ -42,7 +42,7 @@ from tfinpaint.data.polarity import (
     tf_hole_from_user_mask,
     tf_resize_hole,
 )
-from tfinpaint.edge import inpaint_uint8  # noqa: F401  (re-exported: the graph core)
+from tfinpaint.edge import edge_settings, inpaint_uint8  # inpaint_uint8: the graph core
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "encoded"
@@ -69,13 +69,14 @@ def build_serving_functions(generator, size_multiple: int, min_size: int | None 
     and :func:`tfinpaint.edge.inpaint_uint8` (pad, run, crop, composite).
     """
     if min_size is None:
-        min_size = int(getattr(generator, "min_size", None) or 0)
+        min_size = edge_settings(generator)["min_size"]
+    margin = edge_settings(generator)["context_margin"]
 
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
             hole = tf_hole_from_user_mask(mask)
             return {"inpainted": inpaint_uint8(generator, image, hole, size_multiple,
-                                               min_size)[0]}
+                                               min_size, margin)[0]}
 
     def _one(args):
         image_bytes, mask_bytes = args
@@ -83,7 +84,8 @@ def build_serving_functions(generator, size_multiple: int, min_size: int | None 
         hole = tf_decode_mask_file(mask_bytes)
         size = tf.shape(image)[:2]
         hole = tf_resize_hole(hole, size[0], size[1])
-        result, _ = inpaint_uint8(generator, image[None], hole[None], size_multiple, min_size)
+        result, _ = inpaint_uint8(generator, image[None], hole[None], size_multiple, min_size,
+                                  margin)
         return tf.io.encode_png(result[0])
 
     def encoded(image_bytes, mask_bytes):
@@ -204,7 +206,7 @@ def export_saved_model(
         )
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    min_size = int(getattr(generator, "min_size", None) or 0)
+    min_size = edge_settings(generator)["min_size"]
     fns, specs = build_serving_functions(generator, size_multiple, min_size)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): add_endpoint tracks the variables the endpoints use, and
@@ -222,6 +224,7 @@ def export_saved_model(
             "version": version,
             "size_multiple": size_multiple,
             "min_size": min_size,
+            "context_margin": edge_settings(generator)["context_margin"],
             "signatures": {
                 SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
                 ENCODED_SIGNATURE: {

@@ -257,11 +257,12 @@ def tflite_graph(generator, image, mask, size_multiple: int, with_prediction: bo
     :func:`tfinpaint.edge.inpaint_uint8`, exactly the SavedModel's ``serving_default``.
     """
     from tfinpaint.data.polarity import tf_hole_from_user_mask
-    from tfinpaint.edge import inpaint_uint8
+    from tfinpaint.edge import edge_settings, inpaint_uint8
 
     hole = tf_hole_from_user_mask(mask)
+    edge = edge_settings(generator)
     inpainted, prediction = inpaint_uint8(generator, image, hole, size_multiple,
-                                          int(getattr(generator, "min_size", 0) or 0))
+                                          edge["min_size"], edge["context_margin"])
     result = {"inpainted": inpainted}
     if with_prediction:
         result["prediction"] = prediction

@@ -12,10 +12,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _reflect_indices(n, target):
-    """Indices ``j(i)`` for ``i in [0, target)`` reflecting ``[0, n)`` without edge repeat."""
+def _reflect_indices(n, target, offset=0):
+    """Indices ``j(i)`` for ``i in [0, target)`` reflecting ``[0, n)`` without edge repeat, the
+    input starting at ``offset`` (``offset`` pixels reflected before it)."""
     period = tf.maximum(2 * (n - 1), 1)
-    r = tf.math.floormod(tf.range(target), period)
+    r = tf.math.floormod(tf.range(target) - offset, period)
     return tf.where(r < n, r, period - r)
 
 

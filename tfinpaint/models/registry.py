@@ -95,6 +95,13 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+# Edge settings every model accepts as a build override besides its own config: they change how
+# the edge path (:func:`tfinpaint.edge.run_padded`: Inpainter, evaluation, SavedModel and TFLite
+# graphs) runs the network, not the network. ``context_margin``: pixels of reflected context
+# added on every side before the network runs (see ``run_padded``).
+EDGE_CONFIG = {"context_margin": 0}
+
+
 def build(name: str, **overrides):
     """Builds a registered model with its official config, updated by ``overrides``.
 
@@ -103,13 +110,20 @@ def build(name: str, **overrides):
     subclassed network is called once, see :func:`ensure_built`), it has a ``size_multiple``
     (the model's own, else the registry entry's), and it remembers where it came from in
     ``registry_name`` / ``registry_config`` (the overrides), which exports record so a SavedModel
-    can be traced back to its registry entry.
+    can be traced back to its registry entry. The :data:`EDGE_CONFIG` keys are accepted for every
+    model and set as attributes of the same name.
     """
     spec = get_spec(name)
+    edge = {key: overrides.pop(key) for key in list(overrides) if key in EDGE_CONFIG}
+    for key, value in edge.items():
+        _check_override_type(name, key, EDGE_CONFIG[key], value)
+        if value < 0:
+            raise ValueError(f"{key} must be >= 0. Received: {key}={value!r}")
     unknown = sorted(set(overrides) - set(spec.config))
     if unknown:
         raise KeyError(
-            f"Unknown config keys for model {name!r}: {unknown}. Known keys: {sorted(spec.config)}"
+            f"Unknown config keys for model {name!r}: {unknown}. Known keys: "
+            f"{sorted(spec.config)} and the edge settings {sorted(EDGE_CONFIG)}"
         )
     for key, value in overrides.items():
         _check_override_type(name, key, spec.config[key], value)
@@ -117,8 +131,9 @@ def build(name: str, **overrides):
     for attr, value in (
         ("size_multiple", getattr(model, "size_multiple", None) or spec.size_multiple),
         ("min_size", getattr(model, "min_size", None) or spec.metadata.get("min_size")),
+        *edge.items(),
         ("registry_name", name),
-        ("registry_config", dict(overrides)),
+        ("registry_config", {**overrides, **edge}),
     ):
         try:
             setattr(model, attr, value)
