@@ -51,7 +51,7 @@ def _check_positive(name, value):
 
 def _build_models(spec, config, recipe, size):
     """Builds (and traces once) the generator and, for adversarial recipes, the discriminator."""
-    from tfinpaint.models.registry import build
+    from tfinpaint.models.registry import build, build_discriminator
 
     generator = build(spec.name, **config)
     multiple = int(getattr(generator, "size_multiple", spec.size_multiple) or 1)
@@ -70,7 +70,7 @@ def _build_models(spec, config, recipe, size):
                 f"Recipe {recipe.name!r} is adversarial but model {spec.name!r} registers no "
                 "discriminator builder."
             )
-        discriminator = spec.discriminator()
+        discriminator = build_discriminator(spec.name, **config)
         if getattr(discriminator, "takes_mask", False):
             discriminator((image, mask), training=False)
         else:
