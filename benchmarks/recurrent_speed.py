@@ -13,6 +13,10 @@ official ``train.py`` loop (D step, then G step with the same nine terms, ``zero
 ``features`` layer list, random weights) when it cannot be imported; nothing of the official
 code is copied here.
 
+Both implementations are built in one process and timed **interleaved**: after one warm-up
+call each, every repetition calls the TF and the official function in turn, so load from other
+jobs on the machine lands on both alike.
+
 Usage::
 
     python benchmarks/recurrent_speed.py --official /path/to/Image-inpainting
@@ -31,17 +35,40 @@ import types
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _time(fn, reps):
-    fn()  # warm-up (tracing / first allocation)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
+def _interleaved(pairs, reps):
+    """Median seconds of each callable, the implementations alternating call by call.
+
+    ``pairs``: ``{label: fn}``. Every ``fn`` is called once first (warm-up: tracing, first
+    allocations); then ``reps`` rounds each call every ``fn`` once in turn, so a change in the
+    machine's load during the run affects all of them alike.
+    """
+    for fn in pairs.values():
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times = {label: [] for label in pairs}
+    for _ in range(reps):
+        for label, fn in pairs.items():
+            t = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t)
+    return {label: statistics.median(v) for label, v in times.items()}, times
 
 
-def bench_tf(size, batch, reps):
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def _peak_rss_gib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 ** 2  # Linux: KiB
+
+
+def tf_calls(size, batch):
+    """``{"forward": fn, "train_step": fn}`` of the TensorFlow implementation."""
     import numpy as np
     import tensorflow as tf
 
@@ -55,9 +82,9 @@ def bench_tf(size, batch, reps):
     mask[:, size // 4: size // 2, size // 4: 3 * size // 4] = 0
     gen = registry.build("recurrent_refine")
     fwd = tf.function(lambda x, m: gen((x, m), training=False))
-    out = {"forward": _time(lambda: fwd(image, mask)["output"].numpy(), reps)}
+    out = {"forward": lambda: fwd(image, mask)["output"].numpy()}
     recipe = get_recipe("recurrent_refine")
-    disc = registry.get_spec("recurrent_refine").discriminator()
+    disc = registry.build_discriminator("recurrent_refine")
     import warnings
 
     with warnings.catch_warnings():
@@ -66,7 +93,7 @@ def bench_tf(size, batch, reps):
     trainer.compile(recipe.g_optimizer.build(recipe.lr_schedule),
                     recipe.d_optimizer.build(recipe.lr_schedule))
     step = tf.function(trainer.train_step)
-    out["train_step"] = _time(lambda: step((image, mask))["g_total"].numpy(), reps)
+    out["train_step"] = lambda: step((image, mask))["g_total"].numpy()
     return out
 
 
@@ -94,7 +121,8 @@ def _standin_torchvision():
     sys.modules["torchvision"], sys.modules["torchvision.models"] = tv, tv.models
 
 
-def bench_official(path, size, batch, reps):
+def official_calls(path, size, batch):
+    """``{"forward": fn, "train_step": fn}`` of the official modules (torch)."""
     import torch
 
     try:
@@ -121,7 +149,7 @@ def bench_official(path, size, batch, reps):
             gen(x, mask)
         gen.zero_buffer()
 
-    out["forward"] = _time(forward, reps)
+    out["forward"] = forward
     g_opt = torch.optim.Adam(gen.parameters(), lr=1e-4, betas=(0.5, 0.9))
     d_opt = torch.optim.Adam(dis.parameters(), lr=4e-4, betas=(0.5, 0.9))
     dis_loss, gen_loss = L.SNPatchDisLoss(1.0), L.SNPatchGenLoss(0.01)
@@ -154,7 +182,7 @@ def bench_official(path, size, batch, reps):
         g_opt.step()
         gen.zero_buffer()
 
-    out["train_step"] = _time(train_step, reps)
+    out["train_step"] = train_step
     return out
 
 
@@ -170,18 +198,27 @@ def main(argv=None):
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
-          f"threads, median of {args.reps} after one warm-up call")
-    print("| implementation | forward (s) | GAN train step (s) |\n|---|---|---|", flush=True)
-    r = bench_tf(args.size, args.batch, args.reps)
-    print(f"| tfinpaint (TF, tf.function) | {r['forward']:.3f} | {r['train_step']:.3f} |",
-          flush=True)
+    impls = {"tfinpaint (TF, tf.function)": tf_calls(args.size, args.batch)}
     if args.official:
         import torch
 
         torch.set_num_threads(args.threads)
-        r = bench_official(args.official, args.size, args.batch, args.reps)
-        print(f"| official (PyTorch) | {r['forward']:.3f} | {r['train_step']:.3f} |", flush=True)
+        impls["official (PyTorch)"] = official_calls(args.official, args.size, args.batch)
+    print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
+          f"threads, median of {args.reps} after one warm-up call, implementations "
+          f"alternating call by call; load average before: {_loadavg()}", flush=True)
+    results = {}
+    for phase in ("forward", "train_step"):
+        medians, times = _interleaved({label: calls[phase] for label, calls in impls.items()},
+                                      args.reps)
+        for label, median in medians.items():
+            results.setdefault(label, {})[phase] = median
+            print(f"  {phase} {label}: " + ", ".join(f"{t:.2f}" for t in times[label]) + " s",
+                  flush=True)
+    print("| implementation | forward (s) | GAN train step (s) |\n|---|---:|---:|")
+    for label, r in results.items():
+        print(f"| {label} | {r['forward']:.2f} | {r['train_step']:.2f} |")
+    print(f"load average after: {_loadavg()}; peak resident memory {_peak_rss_gib():.2f} GiB")
 
 
 if __name__ == "__main__":
