@@ -40,7 +40,7 @@ from tfinpaint.training.distribute import (
 MIXED_PRECISION = (None, "float16", "bfloat16")
 VALIDATION_HISTORY = "validation.jsonl"
 # Keys of config.json that must match when a run directory is reused.
-_IDENTITY_KEYS = ("model", "config", "recipe", "size", "finetune_from")
+_IDENTITY_KEYS = ("model", "config", "recipe", "loss_weights", "size", "finetune_from")
 
 
 def _check_positive(name, value):
@@ -157,6 +157,7 @@ def train(
     seed: int = 0,
     config: dict | None = None,
     recipe: str | None = None,
+    loss_weights: dict | None = None,
     val_every: int | None = None,
     val_batches: int = 4,
     scalar_every: int = 10,
@@ -184,6 +185,10 @@ def train(
         save_every: checkpoint period in steps. seed: data seed.
         config: constructor overrides of the model (stored in ``config.json``).
         recipe: recipe name overriding the model's registered recipe.
+        loss_weights: ``{loss name: weight}`` overriding the recipe's weights
+            (:meth:`~tfinpaint.training.recipes.Recipe.with_loss_weights`: metric names such as
+            ``"sobel"`` or ``"style"``, and ``"adversarial"``; 0 drops a term). Stored in
+            ``config.json``; a run resumes only with the same overrides.
         val_every: validation period (defaults to ``save_every``).
         val_batches: validation batches per evaluation.
         scalar_every / image_every: TensorBoard scalar / image-grid period in steps (images are
@@ -227,6 +232,8 @@ def train(
     if recipe_name is None:
         raise ValueError(f"Model {model_name!r} registers no recipe; pass recipe=NAME.")
     recipe_obj = get_recipe(recipe_name)
+    if loss_weights:
+        recipe_obj = recipe_obj.with_loss_weights(dict(loss_weights))
     if finetune_from is not None and recipe_obj.finetune is None:
         raise ValueError(f"Recipe {recipe_name!r} has no fine-tune stage; cannot finetune_from.")
     config = dict(config or {})
@@ -236,7 +243,9 @@ def train(
     weights_path = os.path.join(out_dir, "generator.weights.h5")
 
     run_config = _run_config(
-        model=model_name, config=config, recipe=recipe_name, size=size, batch=batch,
+        model=model_name, config=config, recipe=recipe_name,
+        loss_weights=dict(sorted(loss_weights.items())) if loss_weights else None,
+        size=size, batch=batch,
         steps=steps, masks=os.fspath(masks), images=os.fspath(images),
         val=None if val is None else os.fspath(val),
         finetune_from=None if finetune_from is None else os.fspath(finetune_from),
