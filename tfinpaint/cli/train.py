@@ -93,7 +93,8 @@ def add_parser(subparsers):
     p.add_argument("--val-every", type=_positive, default=None,
                    help="validation period (default: --save-every)")
     p.add_argument("--val-batches", type=_positive, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the crops and masks and of the initial weights (default 0)")
     p.add_argument("--recipe", default=None, help="override the model's registered recipe")
     p.add_argument("--config", type=_config_item, action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor override (JSON value), repeatable")

@@ -182,7 +182,10 @@ def train(
         strategy: ``"default"``, ``"mirrored"`` or ``"multiworker"`` (needs ``TF_CONFIG``).
         mixed_precision: ``None``, ``"float16"`` (loss-scaled) or ``"bfloat16"``.
         vgg_weights: loss network weights: ``"imagenet"``, a file, or ``None`` (random; tests).
-        save_every: checkpoint period in steps. seed: data seed.
+        save_every: checkpoint period in steps.
+        seed: seed of the data pipeline (crops, masks; ``seed + step`` on resume) and of the
+            weight initialisation of a new run (``keras.utils.set_random_seed``), so a run is
+            reproducible up to the nondeterminism of multi-threaded kernels.
         config: constructor overrides of the model (stored in ``config.json``).
         recipe: recipe name overriding the model's registered recipe.
         loss_weights: ``{loss name: weight}`` overriding the recipe's weights
@@ -266,6 +269,7 @@ def train(
         def make_trainer():
             from tfinpaint.training.trainer import InpaintingTrainer, apply_finetune
 
+            keras.utils.set_random_seed(seed)  # initial weights (a resumed run restores them)
             generator, discriminator = _build_models(spec, config, recipe_obj, size)
             g_spec = recipe_obj.g_optimizer
             if finetune_from is not None:
