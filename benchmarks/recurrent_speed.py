@@ -13,9 +13,10 @@ official ``train.py`` loop (D step, then G step with the same nine terms, ``zero
 ``features`` layer list, random weights) when it cannot be imported; nothing of the official
 code is copied here.
 
-Both implementations are built in one process and timed **interleaved**: after one warm-up
-call each, every repetition calls the TF and the official function in turn, so load from other
-jobs on the machine lands on both alike.
+Each implementation runs in its own worker process (TensorFlow and PyTorch in one process slow
+each other down), and the two are timed **interleaved**: after one warm-up call each, every
+repetition calls the TF and then the official worker, so load from other jobs on the machine
+lands on both alike.
 
 Usage::
 
@@ -26,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -35,22 +37,74 @@ import types
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _interleaved(pairs, reps):
-    """Median seconds of each callable, the implementations alternating call by call.
+_TAG = "RECURRENT_SPEED "
+LABELS = {"tf": "tfinpaint (TF, tf.function)", "official": "official (PyTorch)"}
 
-    ``pairs``: ``{label: fn}``. Every ``fn`` is called once first (warm-up: tracing, first
-    allocations); then ``reps`` rounds each call every ``fn`` once in turn, so a change in the
-    machine's load during the run affects all of them alike.
+
+class _Worker:
+    """One implementation in its own process (``--worker KIND``), timing one call per request.
+
+    TensorFlow and PyTorch in one process slow each other down (their thread pools and oneDNN
+    runtimes compete: the official forward took 9.5 s there against 1.7 s alone), so each
+    implementation lives in a child process, and the parent alternates the calls between them.
     """
-    for fn in pairs.values():
-        fn()
-    times = {label: [] for label in pairs}
+
+    def __init__(self, kind, args):
+        import subprocess
+
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--size",
+               str(args.size), "--batch", str(args.batch), "--threads", str(args.threads)]
+        if args.official:
+            cmd += ["--official", args.official]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.request(None)  # wait until built
+
+    def request(self, phase):
+        if phase is not None:
+            self.proc.stdin.write(phase + "\n")
+            self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(_TAG):
+                return json.loads(line[len(_TAG):])
+        raise RuntimeError(f"benchmark worker exited with code {self.proc.wait()}")
+
+    def close(self):
+        self.proc.stdin.close()
+        return self.proc.wait()
+
+
+def _worker_main(args):
+    if args.worker == "tf":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        calls = tf_calls(args.size, args.batch)
+    else:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        calls = official_calls(args.official, args.size, args.batch)
+    print(_TAG + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        t = time.perf_counter()
+        calls[line.strip()]()
+        print(_TAG + json.dumps({"seconds": time.perf_counter() - t,
+                                 "peak_rss_gib": _peak_rss_gib()}), flush=True)
+
+
+def _interleaved(workers, phase, reps):
+    """Seconds of ``reps`` calls of ``phase`` per worker, the workers alternating call by call
+    after one warm-up call each (tracing, first allocations), so a change in the machine's load
+    during the run affects every implementation alike."""
+    for worker in workers.values():
+        worker.request(phase)
+    times = {kind: [] for kind in workers}
     for _ in range(reps):
-        for label, fn in pairs.items():
-            t = time.perf_counter()
-            fn()
-            times[label].append(time.perf_counter() - t)
-    return {label: statistics.median(v) for label, v in times.items()}, times
+        for kind, worker in workers.items():
+            times[kind].append(worker.request(phase)["seconds"])
+    return times
 
 
 def _loadavg():
@@ -193,32 +247,33 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--official", default=None, help="checkout of jwbaik96/Image-inpainting")
+    p.add_argument("--worker", choices=tuple(LABELS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    impls = {"tfinpaint (TF, tf.function)": tf_calls(args.size, args.batch)}
-    if args.official:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        impls["official (PyTorch)"] = official_calls(args.official, args.size, args.batch)
+    if args.worker:
+        return _worker_main(args)
+    kinds = ("tf", "official") if args.official else ("tf",)
+    workers = {kind: _Worker(kind, args) for kind in kinds}
     print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
-          f"threads, median of {args.reps} after one warm-up call, implementations "
-          f"alternating call by call; load average before: {_loadavg()}", flush=True)
+          f"threads, one process per implementation, median of {args.reps} after one warm-up "
+          f"call, implementations alternating call by call; load average before: {_loadavg()}",
+          flush=True)
     results = {}
     for phase in ("forward", "train_step"):
-        medians, times = _interleaved({label: calls[phase] for label, calls in impls.items()},
-                                      args.reps)
-        for label, median in medians.items():
-            results.setdefault(label, {})[phase] = median
-            print(f"  {phase} {label}: " + ", ".join(f"{t:.2f}" for t in times[label]) + " s",
+        times = _interleaved(workers, phase, args.reps)
+        for kind, values in times.items():
+            results.setdefault(kind, {})[phase] = statistics.median(values)
+            results[kind][phase + "_min"] = min(values)
+            print(f"  {phase} {LABELS[kind]}: " + ", ".join(f"{t:.2f}" for t in values) + " s",
                   flush=True)
-    print("| implementation | forward (s) | GAN train step (s) |\n|---|---:|---:|")
-    for label, r in results.items():
-        print(f"| {label} | {r['forward']:.2f} | {r['train_step']:.2f} |")
-    print(f"load average after: {_loadavg()}; peak resident memory {_peak_rss_gib():.2f} GiB")
+    peaks = {kind: worker.request("forward")["peak_rss_gib"] for kind, worker in workers.items()}
+    for worker in workers.values():
+        worker.close()
+    print("| implementation | forward (s), median / min | GAN train step (s), median / min "
+          "| peak RSS (GiB) |\n|---|---:|---:|---:|")
+    for kind, r in results.items():
+        print(f"| {LABELS[kind]} | {r['forward']:.2f} / {r['forward_min']:.2f} | "
+              f"{r['train_step']:.2f} / {r['train_step_min']:.2f} | {peaks[kind]:.2f} |")
+    print(f"load average after: {_loadavg()}")
 
 
 if __name__ == "__main__":
