@@ -82,8 +82,8 @@ def add_parser(subparsers):
                         "downloaded by Keras once; PATH = a local .h5 of the same network). "
                         "'none' = an untrained, randomly initialised VGG: the run works offline "
                         "but those terms then measure nothing meaningful; use it for smoke "
-                        "tests, or drop the terms with --loss-weight (e.g. perceptual=0 "
-                        "style=0) or an offline recipe such as pconv_unet_pixel")
+                        "tests, or drop the terms (--loss-weight perceptual=0 "
+                        "--loss-weight style=0) or use an offline recipe such as pconv_unet_pixel")
     p.add_argument("--loss-weight", type=_loss_weight_item, action="append", default=[],
                    metavar="NAME=WEIGHT",
                    help="override one loss weight of the recipe, repeatable: NAME is a loss "
