@@ -13,6 +13,11 @@ official ``train.py`` loop (D step, then G step with the same nine terms, ``zero
 ``features`` layer list, random weights) when it cannot be imported; nothing of the official
 code is copied here.
 
+Each implementation runs in its own worker process (TensorFlow and PyTorch in one process slow
+each other down), and the two are timed **interleaved**: after one warm-up call each, every
+repetition calls the TF and then the official worker, so load from other jobs on the machine
+lands on both alike.
+
 Usage::
 
     python benchmarks/recurrent_speed.py --official /path/to/Image-inpainting
@@ -22,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -31,17 +37,92 @@ import types
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _time(fn, reps):
-    fn()  # warm-up (tracing / first allocation)
-    times = []
-    for _ in range(reps):
+_TAG = "RECURRENT_SPEED "
+LABELS = {"tf": "tfinpaint (TF, tf.function)", "official": "official (PyTorch)"}
+
+
+class _Worker:
+    """One implementation in its own process (``--worker KIND``), timing one call per request.
+
+    TensorFlow and PyTorch in one process slow each other down (their thread pools and oneDNN
+    runtimes compete: the official forward took 9.5 s there against 1.7 s alone), so each
+    implementation lives in a child process, and the parent alternates the calls between them.
+    """
+
+    def __init__(self, kind, args):
+        import subprocess
+
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--size",
+               str(args.size), "--batch", str(args.batch), "--threads", str(args.threads)]
+        if args.official:
+            cmd += ["--official", args.official]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.request(None)  # wait until built
+
+    def request(self, phase):
+        if phase is not None:
+            self.proc.stdin.write(phase + "\n")
+            self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(_TAG):
+                return json.loads(line[len(_TAG):])
+        raise RuntimeError(f"benchmark worker exited with code {self.proc.wait()}")
+
+    def close(self):
+        self.proc.stdin.close()
+        return self.proc.wait()
+
+
+def _worker_main(args):
+    if args.worker == "tf":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        calls = tf_calls(args.size, args.batch)
+    else:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        calls = official_calls(args.official, args.size, args.batch)
+    print(_TAG + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
         t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        calls[line.strip()]()
+        print(_TAG + json.dumps({"seconds": time.perf_counter() - t,
+                                 "peak_rss_gib": _peak_rss_gib()}), flush=True)
 
 
-def bench_tf(size, batch, reps):
+def _interleaved(workers, phase, reps):
+    """Seconds of ``reps`` calls of ``phase`` per worker, the workers alternating call by call
+    after one warm-up call each (tracing, first allocations), so a change in the machine's load
+    during the run affects every implementation alike."""
+    for worker in workers.values():
+        worker.request(phase)
+    times = {kind: [] for kind in workers}
+    for _ in range(reps):
+        for kind, worker in workers.items():
+            times[kind].append(worker.request(phase)["seconds"])
+    return times
+
+
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def _peak_rss_gib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 ** 2  # Linux: KiB
+
+
+def tf_calls(size, batch):
+    """``{"forward": fn, "train_step": fn}`` of the TensorFlow implementation."""
     import numpy as np
     import tensorflow as tf
 
@@ -55,9 +136,9 @@ def bench_tf(size, batch, reps):
     mask[:, size // 4: size // 2, size // 4: 3 * size // 4] = 0
     gen = registry.build("recurrent_refine")
     fwd = tf.function(lambda x, m: gen((x, m), training=False))
-    out = {"forward": _time(lambda: fwd(image, mask)["output"].numpy(), reps)}
+    out = {"forward": lambda: fwd(image, mask)["output"].numpy()}
     recipe = get_recipe("recurrent_refine")
-    disc = registry.get_spec("recurrent_refine").discriminator()
+    disc = registry.build_discriminator("recurrent_refine")
     import warnings
 
     with warnings.catch_warnings():
@@ -66,7 +147,7 @@ def bench_tf(size, batch, reps):
     trainer.compile(recipe.g_optimizer.build(recipe.lr_schedule),
                     recipe.d_optimizer.build(recipe.lr_schedule))
     step = tf.function(trainer.train_step)
-    out["train_step"] = _time(lambda: step((image, mask))["g_total"].numpy(), reps)
+    out["train_step"] = lambda: step((image, mask))["g_total"].numpy()
     return out
 
 
@@ -94,7 +175,8 @@ def _standin_torchvision():
     sys.modules["torchvision"], sys.modules["torchvision.models"] = tv, tv.models
 
 
-def bench_official(path, size, batch, reps):
+def official_calls(path, size, batch):
+    """``{"forward": fn, "train_step": fn}`` of the official modules (torch)."""
     import torch
 
     try:
@@ -121,7 +203,7 @@ def bench_official(path, size, batch, reps):
             gen(x, mask)
         gen.zero_buffer()
 
-    out["forward"] = _time(forward, reps)
+    out["forward"] = forward
     g_opt = torch.optim.Adam(gen.parameters(), lr=1e-4, betas=(0.5, 0.9))
     d_opt = torch.optim.Adam(dis.parameters(), lr=4e-4, betas=(0.5, 0.9))
     dis_loss, gen_loss = L.SNPatchDisLoss(1.0), L.SNPatchGenLoss(0.01)
@@ -154,7 +236,7 @@ def bench_official(path, size, batch, reps):
         g_opt.step()
         gen.zero_buffer()
 
-    out["train_step"] = _time(train_step, reps)
+    out["train_step"] = train_step
     return out
 
 
@@ -165,23 +247,33 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--official", default=None, help="checkout of jwbaik96/Image-inpainting")
+    p.add_argument("--worker", choices=tuple(LABELS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if args.worker:
+        return _worker_main(args)
+    kinds = ("tf", "official") if args.official else ("tf",)
+    workers = {kind: _Worker(kind, args) for kind in kinds}
     print(f"recurrent_refine {args.size}x{args.size}, batch {args.batch}, {args.threads} "
-          f"threads, median of {args.reps} after one warm-up call")
-    print("| implementation | forward (s) | GAN train step (s) |\n|---|---|---|", flush=True)
-    r = bench_tf(args.size, args.batch, args.reps)
-    print(f"| tfinpaint (TF, tf.function) | {r['forward']:.3f} | {r['train_step']:.3f} |",
+          f"threads, one process per implementation, median of {args.reps} after one warm-up "
+          f"call, implementations alternating call by call; load average before: {_loadavg()}",
           flush=True)
-    if args.official:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        r = bench_official(args.official, args.size, args.batch, args.reps)
-        print(f"| official (PyTorch) | {r['forward']:.3f} | {r['train_step']:.3f} |", flush=True)
+    results = {}
+    for phase in ("forward", "train_step"):
+        times = _interleaved(workers, phase, args.reps)
+        for kind, values in times.items():
+            results.setdefault(kind, {})[phase] = statistics.median(values)
+            results[kind][phase + "_min"] = min(values)
+            print(f"  {phase} {LABELS[kind]}: " + ", ".join(f"{t:.2f}" for t in values) + " s",
+                  flush=True)
+    peaks = {kind: worker.request("forward")["peak_rss_gib"] for kind, worker in workers.items()}
+    for worker in workers.values():
+        worker.close()
+    print("| implementation | forward (s), median / min | GAN train step (s), median / min "
+          "| peak RSS (GiB) |\n|---|---:|---:|---:|")
+    for kind, r in results.items():
+        print(f"| {LABELS[kind]} | {r['forward']:.2f} / {r['forward_min']:.2f} | "
+              f"{r['train_step']:.2f} / {r['train_step_min']:.2f} | {peaks[kind]:.2f} |")
+    print(f"load average after: {_loadavg()}")
 
 
 if __name__ == "__main__":

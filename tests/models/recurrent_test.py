@@ -122,6 +122,22 @@ class RecurrentRefineContractTest(TestCase):
         np.testing.assert_allclose(shared[0], own[0], atol=1e-5)
         self.assertGreater(float(np.abs(shared[1:] - own[1:]).max()), 1e-3)
 
+    def test_discriminator_follows_the_generator_cnum(self):
+        # The official Discriminator hard-codes 48 = inpaint.yml's generator cnum: the registry
+        # gives the discriminator the generator's cnum (what `tfinpaint train --config` uses).
+        from tfinpaint.models.registry import build_discriminator
+
+        self.assertEqual(build_discriminator("recurrent_refine").cnum, 48)
+        disc = build_discriminator("recurrent_refine", cnum=8, attention_mask_mode="first")
+        self.assertEqual(disc.cnum, 8)
+        out = disc((np.zeros((1, 64, 128, 3), "float32"), np.ones((1, 64, 128, 1), "float32")))
+        self.assertEqual(tuple(out["logits"].shape), (1, 1, 2, 96))
+        self.assertEqual(tuple(out["features"][0].shape), (1, 32, 64, 8))
+        with self.assertRaisesRegex(KeyError, "width"):
+            build_discriminator("recurrent_refine", width=8)
+        with self.assertRaisesRegex(ValueError, "no discriminator"):
+            build_discriminator("rfr_net")
+
     def test_bad_config(self):
         with self.assertRaisesRegex(ValueError, "cnum"):
             build("recurrent_refine", cnum=7)

@@ -18,6 +18,8 @@ examples:
       --size 256 --batch 6 --steps 100000 --out runs/pconv
   tfinpaint train --model pconv_unet --images photos/train --steps 50000 \\
       --finetune-from runs/pconv --out runs/pconv_ft
+  tfinpaint train --model recurrent_refine --images photos/train --steps 2000 \\
+      --loss-weight sobel=0 --out runs/baik_no_sobel
 """
 
 
@@ -39,6 +41,17 @@ def _config_item(text):
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _loss_weight_item(text):
+    key, sep, value = text.partition("=")
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = None
+    if not sep or not key or weight is None:
+        raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT (a number), got {text!r}")
+    return key, weight
 
 
 def add_parser(subparsers):
@@ -65,13 +78,23 @@ def add_parser(subparsers):
                    help="distribution strategy (multiworker reads TF_CONFIG)")
     p.add_argument("--mixed-precision", default=None, choices=("float16", "bfloat16"))
     p.add_argument("--vgg-weights", default="imagenet", metavar="imagenet|PATH|none",
-                   help="loss-network weights for perceptual/style terms (default imagenet; "
-                        "'none' = random weights, tests only)")
+                   help="loss-network weights for the perceptual/style terms (default imagenet, "
+                        "downloaded by Keras once; PATH = a local .h5 of the same network). "
+                        "'none' = an untrained, randomly initialised VGG: the run works offline "
+                        "but those terms then measure nothing meaningful; use it for smoke "
+                        "tests, or drop the terms (--loss-weight perceptual=0 "
+                        "--loss-weight style=0) or use an offline recipe such as pconv_unet_pixel")
+    p.add_argument("--loss-weight", type=_loss_weight_item, action="append", default=[],
+                   metavar="NAME=WEIGHT",
+                   help="override one loss weight of the recipe, repeatable: NAME is a loss "
+                        "as logged without 'g_' (e.g. sobel, style, refine_l1) or 'adversarial'; "
+                        "0 drops the term. Recorded in config.json")
     p.add_argument("--save-every", type=_positive, default=1000, help="checkpoint period")
     p.add_argument("--val-every", type=_positive, default=None,
                    help="validation period (default: --save-every)")
     p.add_argument("--val-batches", type=_positive, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the crops and masks and of the initial weights (default 0)")
     p.add_argument("--recipe", default=None, help="override the model's registered recipe")
     p.add_argument("--config", type=_config_item, action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor override (JSON value), repeatable")
@@ -106,7 +129,8 @@ def run(args) -> int:
             finetune_from=args.finetune_from, strategy=args.strategy,
             mixed_precision=args.mixed_precision, vgg_weights=vgg,
             save_every=args.save_every, seed=args.seed, config=dict(args.config),
-            recipe=args.recipe, val_every=args.val_every, val_batches=args.val_batches,
+            recipe=args.recipe, loss_weights=dict(args.loss_weight) or None,
+            val_every=args.val_every, val_batches=args.val_batches,
             image_every=args.image_every, jit_compile=args.jit_compile,
         )
     except FloatingPointError as e:  # the job failed (not bad input): exit code 1

@@ -310,11 +310,17 @@ def build_recurrent_refine(cnum=48, attention_mask_mode="per_sample",
                               name="recurrent_refine")
 
 
-def build_recurrent_refine_discriminator(**kwargs):
-    """Registry discriminator builder: Baik's SN-PatchGAN with the Sobel edge branch."""
+def build_recurrent_refine_discriminator(cnum=48):
+    """Registry discriminator builder: Baik's SN-PatchGAN with the Sobel edge branch.
+
+    ``cnum`` is the generator's (``discriminator_config=("cnum",)``): the official
+    ``Discriminator`` hard-codes 48, the width ``inpaint.yml`` gives the generator, so the two
+    are equal in the official code and a narrowed generator (``--config cnum=8``) gets an
+    equally narrowed discriminator instead of the full 48-channel one.
+    """
     from tfinpaint.models.sobel_discriminator import SobelEdgeDiscriminator
 
-    return SobelEdgeDiscriminator(**kwargs)
+    return SobelEdgeDiscriminator(cnum=cnum)
 
 
 register_model(
@@ -325,6 +331,7 @@ register_model(
         kind="keras",
         recipe="recurrent_refine",
         discriminator=build_recurrent_refine_discriminator,
+        discriminator_config=("cnum",),
         converter="tfinpaint.convert.recurrent:convert_checkpoint",
         size_multiple=SIZE_MULTIPLE,
         metadata={

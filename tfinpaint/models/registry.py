@@ -8,6 +8,9 @@ A registry entry holds everything needed to build, train and convert a model by 
 - ``config``: the official default constructor arguments;
 - ``recipe``: the name of its training recipe (``tfinpaint.training.recipes``);
 - ``discriminator``: builder of its discriminator, or ``None``;
+- ``discriminator_config``: the generator config keys the discriminator builder receives too,
+  where the official code gives both networks the same value (Baik: ``cnum``); built with
+  :func:`build_discriminator`, so ``--config cnum=8`` narrows both networks;
 - ``converter``: dotted path ``"module:function"`` converting an official checkpoint, or ``None``;
 - ``size_multiple``: H and W must be multiples of it (``Inpainter`` pads to it);
 - ``metadata``: paper, venue, official repository, input range, notes.
@@ -44,6 +47,7 @@ class ModelSpec:
     kind: str = "keras"
     recipe: str | None = None
     discriminator: Callable[..., Any] | None = None
+    discriminator_config: tuple[str, ...] = ()
     converter: str | None = None
     size_multiple: int = 1
     metadata: dict = dataclasses.field(default_factory=dict)
@@ -142,6 +146,25 @@ def build(name: str, **overrides):
     if spec.kind == "keras":
         ensure_built(model)
     return model
+
+
+def build_discriminator(name: str, **overrides):
+    """Builds the discriminator of a registered model for the generator config ``overrides``.
+
+    The builder receives the keys of ``spec.discriminator_config`` from the generator's config
+    (official defaults updated by ``overrides``, checked as in :func:`build`), nothing else, so
+    a discriminator follows the generator only where the official code ties them.
+    """
+    spec = get_spec(name)
+    if spec.discriminator is None:
+        raise ValueError(f"Model {name!r} registers no discriminator builder.")
+    unknown = sorted(set(overrides) - set(spec.config))
+    if unknown:
+        raise KeyError(
+            f"Unknown config keys for model {name!r}: {unknown}. Known keys: {sorted(spec.config)}"
+        )
+    config = {**spec.config, **overrides}
+    return spec.discriminator(**{key: config[key] for key in spec.discriminator_config})
 
 
 def _check_override_type(name: str, key: str, default, value) -> None:

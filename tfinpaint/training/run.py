@@ -40,7 +40,7 @@ from tfinpaint.training.distribute import (
 MIXED_PRECISION = (None, "float16", "bfloat16")
 VALIDATION_HISTORY = "validation.jsonl"
 # Keys of config.json that must match when a run directory is reused.
-_IDENTITY_KEYS = ("model", "config", "recipe", "size", "finetune_from")
+_IDENTITY_KEYS = ("model", "config", "recipe", "loss_weights", "size", "finetune_from")
 
 
 def _check_positive(name, value):
@@ -51,7 +51,7 @@ def _check_positive(name, value):
 
 def _build_models(spec, config, recipe, size):
     """Builds (and traces once) the generator and, for adversarial recipes, the discriminator."""
-    from tfinpaint.models.registry import build
+    from tfinpaint.models.registry import build, build_discriminator
 
     generator = build(spec.name, **config)
     multiple = int(getattr(generator, "size_multiple", spec.size_multiple) or 1)
@@ -70,7 +70,7 @@ def _build_models(spec, config, recipe, size):
                 f"Recipe {recipe.name!r} is adversarial but model {spec.name!r} registers no "
                 "discriminator builder."
             )
-        discriminator = spec.discriminator()
+        discriminator = build_discriminator(spec.name, **config)
         if getattr(discriminator, "takes_mask", False):
             discriminator((image, mask), training=False)
         else:
@@ -157,6 +157,7 @@ def train(
     seed: int = 0,
     config: dict | None = None,
     recipe: str | None = None,
+    loss_weights: dict | None = None,
     val_every: int | None = None,
     val_batches: int = 4,
     scalar_every: int = 10,
@@ -181,9 +182,16 @@ def train(
         strategy: ``"default"``, ``"mirrored"`` or ``"multiworker"`` (needs ``TF_CONFIG``).
         mixed_precision: ``None``, ``"float16"`` (loss-scaled) or ``"bfloat16"``.
         vgg_weights: loss network weights: ``"imagenet"``, a file, or ``None`` (random; tests).
-        save_every: checkpoint period in steps. seed: data seed.
+        save_every: checkpoint period in steps.
+        seed: seed of the data pipeline (crops, masks; ``seed + step`` on resume) and of the
+            weight initialisation of a new run (``keras.utils.set_random_seed``), so a run is
+            reproducible up to the nondeterminism of multi-threaded kernels.
         config: constructor overrides of the model (stored in ``config.json``).
         recipe: recipe name overriding the model's registered recipe.
+        loss_weights: ``{loss name: weight}`` overriding the recipe's weights
+            (:meth:`~tfinpaint.training.recipes.Recipe.with_loss_weights`: metric names such as
+            ``"sobel"`` or ``"style"``, and ``"adversarial"``; 0 drops a term). Stored in
+            ``config.json``; a run resumes only with the same overrides.
         val_every: validation period (defaults to ``save_every``).
         val_batches: validation batches per evaluation.
         scalar_every / image_every: TensorBoard scalar / image-grid period in steps (images are
@@ -227,6 +235,8 @@ def train(
     if recipe_name is None:
         raise ValueError(f"Model {model_name!r} registers no recipe; pass recipe=NAME.")
     recipe_obj = get_recipe(recipe_name)
+    if loss_weights:
+        recipe_obj = recipe_obj.with_loss_weights(dict(loss_weights))
     if finetune_from is not None and recipe_obj.finetune is None:
         raise ValueError(f"Recipe {recipe_name!r} has no fine-tune stage; cannot finetune_from.")
     config = dict(config or {})
@@ -236,7 +246,9 @@ def train(
     weights_path = os.path.join(out_dir, "generator.weights.h5")
 
     run_config = _run_config(
-        model=model_name, config=config, recipe=recipe_name, size=size, batch=batch,
+        model=model_name, config=config, recipe=recipe_name,
+        loss_weights=dict(sorted(loss_weights.items())) if loss_weights else None,
+        size=size, batch=batch,
         steps=steps, masks=os.fspath(masks), images=os.fspath(images),
         val=None if val is None else os.fspath(val),
         finetune_from=None if finetune_from is None else os.fspath(finetune_from),
@@ -257,6 +269,7 @@ def train(
         def make_trainer():
             from tfinpaint.training.trainer import InpaintingTrainer, apply_finetune
 
+            keras.utils.set_random_seed(seed)  # initial weights (a resumed run restores them)
             generator, discriminator = _build_models(spec, config, recipe_obj, size)
             g_spec = recipe_obj.g_optimizer
             if finetune_from is not None:

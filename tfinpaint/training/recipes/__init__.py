@@ -193,6 +193,39 @@ class Recipe:
         """``feature_layer_sets`` as a dict (``GeneratorLoss(layer_sets=...)``)."""
         return {loss: tuple(layers) for loss, layers in self.feature_layer_sets}
 
+    def with_loss_weights(self, weights: dict[str, float]) -> Recipe:
+        """A copy with loss weights overridden by name (``tfinpaint train --loss-weight``).
+
+        Names are the terms' metric names, as logged without the ``g_`` prefix (Baik:
+        ``refine_l1``, ``perceptual``, ``style``, ``sobel``, ...), and ``adversarial`` for
+        ``adversarial_weight``. A term given weight 0 is dropped (it is neither computed nor
+        logged, as the VGG terms are in ``pconv_unet_pixel``); ``adversarial=0`` keeps the
+        discriminator training (and feature matching) but removes the generator's adversarial
+        term. Unknown names raise ``KeyError`` listing the known ones; weights must be finite
+        and >= 0.
+        """
+        known = [t.metric_name for t in self.terms] + ["adversarial"]
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise KeyError(
+                f"Unknown loss names {unknown} for recipe {self.name!r}. Known: {known}"
+            )
+        for name, weight in weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
+                    0.0 <= weight < float("inf")):
+                raise ValueError(
+                    f"Loss weights must be finite numbers >= 0. Received: {name}={weight!r}"
+                )
+        terms = tuple(
+            dataclasses.replace(t, weight=float(weights[t.metric_name]))
+            if t.metric_name in weights else t
+            for t in self.terms
+        )
+        return self.replace(
+            terms=tuple(t for t in terms if t.weight != 0),
+            adversarial_weight=float(weights.get("adversarial", self.adversarial_weight)),
+        )
+
     def replace(self, **overrides) -> Recipe:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
         if unknown:
