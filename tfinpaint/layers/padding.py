@@ -43,7 +43,9 @@ def sliced_reflect_padding():
         _FORM.sliced = previous
 
 
-def _concat(parts, axis):
+def concat_grouped(parts, axis):
+    """``tf.concat(parts, axis)`` built as a tree of concatenations of at most 4 inputs each
+    (the same tensor; XNNPACK refuses a CONCATENATION of 9 inputs and delegates 3 or 4)."""
     while len(parts) > 1:
         parts = [
             tf.concat(parts[i : i + _MAX_CONCAT_INPUTS], axis)
@@ -83,7 +85,7 @@ def reflect_pad(x: tf.Tensor, p: int) -> tf.Tensor:
 
         before = [row(i, i + 1) for i in range(p, 0, -1)]
         after = [row(-i - 1, -i) for i in range(1, p + 1)]
-        x = _concat(before + [x] + after, axis)
+        x = concat_grouped(before + [x] + after, axis)
     return x
 
 
