@@ -83,9 +83,10 @@ def reflect_pad(x: tf.Tensor, p: int) -> tf.Tensor:
             index[axis] = slice(start, stop)
             return t[tuple(index)]
 
-        before = [row(i, i + 1) for i in range(p, 0, -1)]
-        after = [row(-i - 1, -i) for i in range(1, p + 1)]
-        x = concat_grouped(before + [x] + after, axis)
+        # The p-row strips are assembled first, so x itself is copied once per axis.
+        before = concat_grouped([row(i, i + 1) for i in range(p, 0, -1)], axis)
+        after = concat_grouped([row(-i - 1, -i) for i in range(1, p + 1)], axis)
+        x = tf.concat([before, x, after], axis)
     return x
 
 
