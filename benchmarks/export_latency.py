@@ -6,8 +6,10 @@ Usage: ``python benchmarks/export_latency.py [--size 256] [--models rfr_net pcon
 
 With ``--cache DIR`` the SavedModels and ``.tflite`` files are written to ``DIR/<model>/`` and
 reused when present, so a first ``--convert-only`` run does all conversions (minutes, any
-load) and the timed run on a quiet machine only loads and times them. The CPU (model name, core
-count, AVX-512 or not) is printed with the table.
+load) and the timed run on a quiet machine only loads and times them; there ``--rounds R``
+times the variants of a model interleaved (each round times each variant ``--reps`` times) and
+reports the median of the round medians and of the same-round TFLite / SavedModel ratios.
+The CPU (model name, core count, AVX-512 or not) is printed with the table.
 
 Columns (median of ``--reps`` timed calls after one untimed warm-up, batch 1, one photo with a
 LaMa-medium mask; random weights, which do not change the cost):
@@ -159,9 +161,13 @@ def _bench_cached(name, config, args) -> dict:
     if args.convert_only:
         return row
     image, mask = _sample(args.images, size)
+    calls = {}
     versions = sorted((folder / "saved_models" / name).glob("*"))
     if versions and "savedmodel_note" not in meta:
-        _bench_saved_model(row, name, versions[-1], image, mask, args, folder)
+        row["savedmodel_MB"] = round(_dir_size(versions[-1]) / 1e6, 2)
+        fn = tf.saved_model.load(str(versions[-1])).signatures[SERVING_SIGNATURE]
+        timage, tmask = tf.constant(image), tf.constant(mask)
+        calls["savedmodel"] = lambda: fn(image=timage, mask=tmask)
     else:
         row["savedmodel_ms"] = "export failed"
     for q in tflite.QUANTIZATIONS:
@@ -171,9 +177,17 @@ def _bench_cached(name, config, args) -> dict:
             continue
         row[f"tflite_{q}_MB"] = round(path.stat().st_size / 1e6, 2)
         runner = tflite.TFLiteInpainter(path, num_threads=args.threads)
-        row[f"tflite_{q}_ms"] = round(
-            _median_ms(lambda r=runner: r.raw(image, mask), args.reps), 1)
-        del runner
+        calls[f"tflite_{q}"] = lambda r=runner: r.raw(image, mask)
+    # Interleaved rounds: round r times every variant (--reps calls after a warm-up, median),
+    # so a change of machine load hits all variants of the model alike.
+    rounds = [{k: _median_ms(f, args.reps) for k, f in calls.items()}
+              for _ in range(args.rounds)]
+    for k in calls:
+        row[f"{k}_ms"] = round(statistics.median(r[k] for r in rounds), 1)
+        if k != "savedmodel" and "savedmodel" in calls:
+            row[f"{k}_ratio"] = round(
+                statistics.median(r[k] / r["savedmodel"] for r in rounds), 3)
+    row["rounds_ms"] = [{k: round(v, 1) for k, v in r.items()} for r in rounds]
     return row
 
 
@@ -228,6 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the rows as JSON")
     parser.add_argument("--cache", help="folder keeping the SavedModels and .tflite files "
                         "between runs (converted when missing)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --cache: interleaved rounds (median of round medians)")
     parser.add_argument("--convert-only", action="store_true",
                         help="with --cache: only convert, time nothing")
     args = parser.parse_args(argv)
@@ -255,6 +271,12 @@ def main(argv=None) -> int:
     for r in rows:
         cells = [r.get(f"{c}_ms", "-") for c in cols]
         print(f"{r['model']:<12}" + "".join(f"{str(v):>18}" for v in cells))
+    if any(f"tflite_{q}_ratio" in r for r in rows for q in tflite.QUANTIZATIONS):
+        print(f"TFLite / SavedModel (median over {args.rounds} interleaved rounds of the "
+              "same-round ratio)")
+        for r in rows:
+            cells = ["1.0", "-"] + [r.get(f"tflite_{q}_ratio", "-") for q in tflite.QUANTIZATIONS]
+            print(f"{r['model'] + ' x':<12}" + "".join(f"{str(v):>18}" for v in cells))
     for r in rows:
         sizes = [r.get("savedmodel_MB", "-"), "-"] + [
             r.get(f"tflite_{q}_MB", "-") for q in tflite.QUANTIZATIONS
