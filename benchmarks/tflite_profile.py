@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/tflite_profile.py --models pconv_unet rfr_net [--size 256]
 [--threads 2] [--reps 5] [--rounds 3] [--quantize none float16 dynamic] [--out DIR]
-[--no-profile]``.
+[--no-profile] [--config name=JSON]``. ``--rounds 0`` writes the profile only.
 
 For each model (registry defaults, random weights: they do not change the cost):
 
@@ -52,7 +52,7 @@ def cpu_name() -> str:
 
 def run_model(name, args, tmp: pathlib.Path, out: pathlib.Path) -> dict:
     size = (args.size, args.size)
-    model = registry.build(name)
+    model = registry.build(name, **args.configs.get(name, {}))
     spec = registry.get_spec(name)
     model.size_multiple = int(getattr(model, "size_multiple", None) or spec.size_multiple or 1)
     side = -(-args.size // model.size_multiple) * model.size_multiple
@@ -70,9 +70,12 @@ def run_model(name, args, tmp: pathlib.Path, out: pathlib.Path) -> dict:
         rows = tflite_profile.profile(flats["none"], num_threads=args.threads, reps=args.reps)
         text = tflite_profile.format_profile(rows, top=20)
         (out / f"{name}_ops.txt").write_text(
-            f"{name} float32 TFLite {size[0]}x{size[1]}, {args.threads} threads, "
+            f"{name} {args.configs.get(name, {})} float32 TFLite {size[0]}x{size[1]}, "
+            f"{args.threads} threads, "
             f"CPU {cpu_name()}, load {os.getloadavg()[0]:.1f}\n\n{text}\n")
         print(text, flush=True)
+    if args.rounds == 0:  # profile only
+        return {}
 
     calls = {}
     try:
@@ -121,7 +124,13 @@ def main(argv=None) -> int:
     parser.add_argument("--images", default=str(REPO.parent / "shared/data/photos/val"))
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/tflite_profile"))
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=JSON",
+                        help='registry overrides, e.g. msa_net=\'{"layer_size": 7}\'')
     args = parser.parse_args(argv)
+    args.configs = {}
+    for item in args.config:
+        key, _, text = item.partition("=")
+        args.configs[key] = json.loads(text)
     # The SavedModel gets the same number of threads as the TFLite interpreter.
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)

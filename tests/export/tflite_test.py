@@ -79,6 +79,20 @@ def test_float32_matches_keras(converted):
     assert row["inpainted_max_abs"] <= 1, (name, row)
 
 
+# Ops allowed to run outside XNNPACK in a float32 file: the uint8 I/O casts, and region-wise's
+# TF1 align_corners nearest resize of the 1-channel mask (README, TFLite speed).
+_UNDELEGATED_OK = {"CAST", "RESIZE_NEAREST_NEIGHBOR"}
+
+
+def test_float32_is_delegated_to_xnnpack(converted):
+    from tfinpaint.export import tflite_profile
+
+    name, _, _, models, _ = converted
+    rows = tflite_profile.profile(models["none"], num_threads=1, reps=1)
+    outside = sorted({r["op"] for r in rows if not r["delegated"]} - _UNDELEGATED_OK)
+    assert not outside, (name, outside)
+
+
 def test_quantized_psnr_gap_reported(converted):
     name, _, _, _, report = converted
     rows = report["rows"]

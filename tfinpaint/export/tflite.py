@@ -445,12 +445,16 @@ def convert(
 
     ensure_built(generator)
 
+    from tfinpaint.layers.padding import sliced_reflect_padding
     from tfinpaint.layers.partial_conv import quantizable_renormalization
 
     # Full int8: partial convolutions are traced in their int8-quantizable form (the
     # renormalization as a fraction, see quantizable_renormalization); other quantizations
-    # keep the layer's own form.
-    with quantizable_renormalization() if quantize == "int8" else contextlib.nullcontext():
+    # keep the layer's own form. Reflect padding is traced as slices XNNPACK runs (same values).
+    with contextlib.ExitStack() as forms:
+        forms.enter_context(sliced_reflect_padding())
+        if quantize == "int8":
+            forms.enter_context(quantizable_renormalization())
         converter = _frozen_converter(generator, size, multiple, with_prediction)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize != "none":

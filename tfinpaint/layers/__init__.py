@@ -15,7 +15,7 @@ from tfinpaint.layers.contextual_attention import ContextualAttention
 from tfinpaint.layers.dense_fusion import DenseMultiScaleFusion
 from tfinpaint.layers.dynamic_filter import MaskAwareDynamicConv
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
-from tfinpaint.layers.padding import reflect_pad_to_multiple
+from tfinpaint.layers.padding import reflect_pad, reflect_pad_to_multiple, sliced_reflect_padding
 from tfinpaint.layers.partial_conv import PartialConv2D
 from tfinpaint.layers.pointwise_norm import PointwiseNorm
 from tfinpaint.layers.recurrent_conv import RecurrentConv2D
@@ -50,7 +50,9 @@ __all__ = [
     "RegionConv2D",
     "SpectralNorm",
     "SqueezeExcitation",
+    "reflect_pad",
     "reflect_pad_to_multiple",
     "resize_nearest_align_corners",
     "set_batchnorm_frozen",
+    "sliced_reflect_padding",
 ]

@@ -102,9 +102,11 @@ def attention_scores(feature, key_source, propagate_size=3):
     # 1. keys: every pixel, + 1e-7, L2-normalised over channels (official conv_kernels).
     # Computed as (x / 1e-7 + 1) / ||x / 1e-7 + 1||, the same unit vector: the TFLite converter
     # fuses x / sqrt(sum(x^2)) into L2_NORMALIZATION, whose epsilon (1e-6) would otherwise
-    # change MANet's zeroed hole keys (norm ~1e-7); scaled, every norm is >= ~1.
+    # change MANet's zeroed hole keys (norm ~1e-7); scaled, every norm is >= ~1. The squares are
+    # a MUL (keys * keys, the same values as SQUARE): the converter still fused the SQUARE form
+    # into L2_NORMALIZATION, which XNNPACK does not take (it split the delegated graph).
     keys = ops.reshape(key_source, (n, hw, c)) * (1.0 / KEY_EPSILON) + 1.0
-    keys = keys / ops.sqrt(ops.sum(ops.square(keys), axis=-1, keepdims=True))
+    keys = keys / ops.sqrt(ops.sum(keys * keys, axis=-1, keepdims=True))
     # 3. propagation as a zero-padded 3x3 sum of the raw queries (linear, so equal to the
     # official avg_pool2d(scores, 3, 1, 1) * 9 with count_include_pad=True, or MANet's grouped
     # 3x3 ones conv with padding 1).

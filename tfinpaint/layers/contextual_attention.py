@@ -41,19 +41,35 @@ import tensorflow as tf
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+from tfinpaint.layers.padding import concat_grouped
+from tfinpaint.layers.resize import downsample_nearest
 
 MASK_MODES = ("per_sample", "first")
 NORM_FLOOR = 1e-4  # official eps of max(||patch||, eps)
 
 
 def _shifted_patches(x, k, stride, h, w):
-    """``(N, h, w, k*k*C)`` patches (ordered ky, kx, c) of an already padded ``x``."""
+    """``(N, h, w, k*k*C)`` patches (ordered ky, kx, c) of an already padded ``x``.
+
+    Patch ``(ky, kx)`` is ``x[:, ky::stride, kx::stride]`` (``h`` rows, ``w`` columns). With
+    ``stride > 1`` (H and W of ``x`` multiples of it) it is read as a unit-stride slice of
+    ``space_to_depth(x, stride)`` (row ``stride * i + ky`` is row ``i + ky // stride``, phase
+    ``ky % stride``): the same values, and TFLite ops XNNPACK runs (it refuses STRIDED_SLICE with
+    strides > 1). The concatenation is a tree of few-input ones (:func:`concat_grouped`).
+    """
     parts = []
+    c = x.shape[-1]
+    if stride > 1:
+        d = tf.nn.space_to_depth(x, stride)
     for ky in range(k):
         for kx in range(k):
-            parts.append(x[:, ky:ky + stride * (h - 1) + 1:stride,
-                           kx:kx + stride * (w - 1) + 1:stride, :])
-    return ops.concatenate(parts, axis=-1)
+            if stride == 1:
+                parts.append(x[:, ky:ky + h, kx:kx + w, :])
+                continue
+            qy, qx = ky // stride, kx // stride
+            phase = (ky % stride) * stride + kx % stride
+            parts.append(d[:, qy:qy + h, qx:qx + w, phase * c:(phase + 1) * c])
+    return concat_grouped(parts, -1)
 
 
 def _shift(v, axis, d):
@@ -142,7 +158,7 @@ class ContextualAttention(keras.layers.Layer):
         # pasted back; (N, L, 16 C) ordered (ky, kx, c).
         raw = _shifted_patches(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 4, 2, h, w)
         # Half-resolution feature, its 3x3 patches as queries and keys: (N, L, 9 C).
-        f = x[:, ::2, ::2, :]
+        f = downsample_nearest(x, 2)  # x[:, ::2, ::2] (H, W even), XNNPACK-delegated form
         patches = _shifted_patches(ops.pad(f, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 1, h, w)
         n = shape[0]
         patches = ops.reshape(patches, (n, -1, 9 * c))
@@ -153,10 +169,12 @@ class ContextualAttention(keras.layers.Layer):
 
         # Keys whose 3x3 neighbourhood in the subsampled mask holds no hole pixel.
         s = self.mask_stride
-        hole = 1.0 - ops.cast(mask[:, ::s, ::s, :], "float32")
+        hole = 1.0 - ops.cast(downsample_nearest(mask, s), "float32")  # mask[:, ::s, ::s]
         hole = ops.pad(hole, [[0, 0], [1, 1], [1, 1], [0, 0]])
         hole_sum = ops.sum(_shifted_patches(hole, 3, 1, h, w), axis=-1)  # (N, h, w)
-        usable = ops.cast(ops.equal(hole_sum, 0.0), "float32")
+        # (hole_sum == 0) as 1 - ceil(min(|hole_sum|, 1)): the same 0/1 for every real value,
+        # with ops XNNPACK runs (EQUAL and the bool CAST are builtin fallbacks).
+        usable = 1.0 - ops.ceil(ops.minimum(ops.abs(hole_sum), 1.0))
         usable = ops.reshape(usable, (-1, 1, h * w))
         if self.mask_mode == "first":
             usable = usable[:1]

@@ -158,7 +158,14 @@ class MaskAwareDynamicConv(keras.layers.Layer):
         y = ops.conv(self._pad(x), self.factorized_kernel(), strides=self.strides,
                      padding="valid")  # (N, H', W', Cout * groups)
         gates = ops.concatenate([new_mask, ops.ones_like(new_mask[..., :1])], axis=-1)
-        y = y * ops.tile(gates, (1, 1, 1, self.filters))  # channel o * groups + g -> gate g
+        # Channel o * groups + g times gate g: viewed as (N, H'W', Cout, groups) times gates
+        # (N, H'W', 1, groups), a broadcast MUL that XNNPACK runs (TILE is a builtin fallback
+        # that split the delegated graph at every encoder level); the same products.
+        shape = ops.shape(y)
+        n, h, w = (y.shape[i] if y.shape[i] is not None else shape[i] for i in range(3))
+        y = ops.reshape(y, (n, h * w, self.filters, groups))
+        y = y * ops.reshape(gates, (n, h * w, 1, groups))
+        y = ops.reshape(y, (n, h, w, self.filters * groups))
         # Sum each run of `groups` channels: a 1x1 conv with a constant 0/1 matrix (made here,
         # in call, so it is never a variable: DESIGN section 8).
         summing = ops.repeat(ops.eye(self.filters, dtype=self.compute_dtype), groups, axis=0)

@@ -35,6 +35,8 @@ from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
 from tfinpaint.layers.arguments import positive_int
+from tfinpaint.layers.padding import reflect_pad
+from tfinpaint.layers.resize import upsample_nearest
 
 _PADDINGS = ("reflect", "zero")
 _ACTIVATIONS = ("elu", None)
@@ -55,8 +57,9 @@ def symmetric_pad(x, p, mode="reflect"):
     """Pads H and W by ``p`` on both sides (``nn.ReflectionPad2d(p)`` or zeros)."""
     if p == 0:
         return x
-    return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect" if mode == "reflect"
-                   else "constant")
+    if mode == "reflect":
+        return reflect_pad(x, p)
+    return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
 
 
 @tfinpaint_export("tfinpaint.layers.RecurrentConv2D")
@@ -132,7 +135,7 @@ class RecurrentConv2D(keras.layers.Layer):
             )
         x = inputs[0]
         if self.upsample > 1:  # nn.UpsamplingNearest2d: each pixel repeated
-            x = ops.repeat(ops.repeat(x, self.upsample, axis=1), self.upsample, axis=2)
+            x = upsample_nearest(x, self.upsample)  # same values, XNNPACK-delegated form
         x = self.conv(symmetric_pad(x, (self.kernel_size - 1) // 2, self.padding))
         if len(inputs) == 2 and inputs[1] is not None:
             x = x + self.buffer_conv(ops.cast(inputs[1], x.dtype))

@@ -37,6 +37,7 @@ from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
 from tfinpaint.layers.arguments import positive_int
+from tfinpaint.layers.padding import reflect_pad
 from tfinpaint.layers.resize import resize_nearest_align_corners, upsample_nearest
 
 COMBINE_CHOICES = ("input", "output")
@@ -165,8 +166,10 @@ class RegionConv2D(keras.layers.Layer):
             x = upsample_nearest(x, 2)
         p = self.dilation_rate * (self.kernel_size - 1) // 2
         if p:
-            mode = "REFLECT" if self.padding == "reflect" else "CONSTANT"
-            x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode=mode)
+            if self.padding == "reflect":
+                x = reflect_pad(x, p)
+            else:
+                x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
         return ops.conv(x, kernel, strides=self.strides, padding="valid",
                         dilation_rate=self.dilation_rate)
 

@@ -88,10 +88,16 @@ def downsample_nearest(x, factor: int = 2):
     _check_rank4(x, "downsample_nearest")
     if factor == 1:
         return x
+    # Reshapes and unit-stride slices (which XNNPACK runs; it refuses STRIDED_SLICE with
+    # strides > 1): rows f*i are the first W columns of the (N, H/f, f*W, C) view, then
+    # columns f*j the first C channels of the (N, H/f, W/f, f*C) view. The same values as
+    # x[:, ::f, ::f] on the cropped x, exactly.
     shape = tf.shape(x)
-    h = shape[1] // factor * factor
-    w = shape[2] // factor * factor
-    return x[:, :h:factor, :w:factor, :]
+    n, h, w, c = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(4))
+    h, w = h // factor, w // factor
+    x = x[:, : h * factor, : w * factor, :]
+    x = tf.reshape(x, [n, h, factor * w * factor, c])[:, :, : w * factor, :]
+    return tf.reshape(x, [n, h, w, factor * c])[..., :c]
 
 
 def resize_nearest_align_corners(x, size):

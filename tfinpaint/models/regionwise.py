@@ -61,10 +61,10 @@ both float32 in [0, 1] (``(y + 1) / 2`` of the clipped [-1, 1] outputs), before 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfinpaint.api_export import tfinpaint_export
+from tfinpaint.layers.padding import reflect_pad
 from tfinpaint.layers.region_conv import COMBINE_CHOICES, RegionConv2D
 from tfinpaint.layers.resize import upsample_nearest
 from tfinpaint.models.inputs import validate_generator_inputs
@@ -114,8 +114,7 @@ class ReflectConv2D(keras.layers.Layer):
         if self.upsample:
             x = upsample_nearest(x, 2)
         p = self.dilation_rate * (self.kernel_size - 1) // 2
-        if p:
-            x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        x = reflect_pad(x, p)
         y = ops.conv(x, ops.cast(self.kernel, x.dtype), strides=self.strides, padding="valid",
                      dilation_rate=self.dilation_rate)
         return self.activation(y + ops.cast(self.bias, y.dtype))

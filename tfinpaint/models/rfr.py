@@ -66,6 +66,7 @@ from tfinpaint.layers.attention import AttentionModule
 from tfinpaint.layers.batch_norm import BatchNorm
 from tfinpaint.layers.feature_merge import AdaptiveFeatureMerge
 from tfinpaint.layers.partial_conv import PartialConv2D
+from tfinpaint.layers.resize import upsample_nearest
 from tfinpaint.layers.torch_init import torch_kernel_initializer
 from tfinpaint.layers.transpose_conv import PhaseConv2DTranspose
 from tfinpaint.models.inputs import validate_generator_inputs
@@ -414,11 +415,12 @@ class RFRNet(keras.Model):
         # Tail (full resolution).
         x4 = self.tconv(x3)
         x4 = ops.leaky_relu(self.bn3(x4, training=training), negative_slope=LEAKY_SLOPE)
-        m4 = ops.repeat(ops.repeat(m3, 2, axis=1), 2, axis=2)  # F.interpolate(x2, nearest)
+        m4 = upsample_nearest(m3, 2)  # F.interpolate(x2, nearest)
         x5 = ops.concatenate([in_image, ops.cast(x4, in_image.dtype)], axis=-1)
         # Per-channel mask as the official cat([mask (3 ch), m4 (64 ch)]).
+        # Repeated by a broadcast MUL with ones (XNNPACK runs it; TILE is a builtin fallback).
         m5 = ops.concatenate(
-            [ops.tile(mask, [1, 1, 1, 3]), ops.tile(m4, [1, 1, 1, FEATURES])], axis=-1
+            [mask * ops.ones((3,), mask.dtype), m4 * ops.ones((FEATURES,), m4.dtype)], axis=-1
         )
         x5, _ = self.tail1([x5, m5])
         x5 = ops.leaky_relu(x5, negative_slope=LEAKY_SLOPE)
