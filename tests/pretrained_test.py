@@ -30,8 +30,8 @@ SIZE = 256
 BUCKETS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 PER_BUCKET = 2
 # Measured with the shipped weights (stage3_seams step 1,500) on this set: shipped 20.29 dB,
-# untrained network 11.39, cv2-telea 19.70, cv2-ns 19.68 (mean PSNR of the composite). A newer checkpoint must
-# do at least as well; raise these with it.
+# untrained network 11.39, cv2-telea 19.70, cv2-ns 19.68 (mean PSNR of the composite). A newer
+# checkpoint must do at least as well; raise these with it.
 SHIPPED_FLOOR = 20.2
 TELEA_MARGIN = 0.5
 
