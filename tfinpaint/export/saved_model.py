@@ -68,9 +68,10 @@ def build_serving_functions(generator, size_multiple: int, min_size: int | None 
     Both go through :func:`tfinpaint.data.polarity.tf_hole_from_user_mask` (the one mask rule)
     and :func:`tfinpaint.edge.inpaint_uint8` (pad, run, crop, composite).
     """
+    edge = edge_settings(generator)
     if min_size is None:
-        min_size = edge_settings(generator)["min_size"]
-    margin = edge_settings(generator)["context_margin"]
+        min_size = edge["min_size"]
+    margin = edge["context_margin"]
 
     def serving_default(image, mask):
         with tf.control_dependencies(_check_pair(image, mask)):
@@ -206,7 +207,8 @@ def export_saved_model(
         )
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    min_size = edge_settings(generator)["min_size"]
+    edge = edge_settings(generator)
+    min_size = edge["min_size"]
     fns, specs = build_serving_functions(generator, size_multiple, min_size)
     archive = keras.export.ExportArchive()
     # No archive.track(generator): add_endpoint tracks the variables the endpoints use, and
@@ -224,7 +226,7 @@ def export_saved_model(
             "version": version,
             "size_multiple": size_multiple,
             "min_size": min_size,
-            "context_margin": edge_settings(generator)["context_margin"],
+            "context_margin": edge["context_margin"],
             "signatures": {
                 SERVING_SIGNATURE: {"inputs": ["image", "mask"], "outputs": ["inpainted"]},
                 ENCODED_SIGNATURE: {
