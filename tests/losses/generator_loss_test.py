@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from tfinpaint.losses import GeneratorLoss
+from tfinpaint.losses import GeneratorLoss, pixel
 from tfinpaint.training.recipes import LossTerm
 
 
@@ -143,9 +143,12 @@ def test_other_terms_and_feature_matching():
         LossTerm("low_frequency", 1.0),
         LossTerm("high_frequency", 1.0),
         LossTerm("feature_matching", 0.5),
+        LossTerm("hole_border", 12.0, options={"width": 2}),
     )
     total, values = GeneratorLoss(terms)(y, mask, {"output": out}, disc_features=(real_f, fake_f))
     assert float(values["feature_matching"]) == pytest.approx(np.abs(real_f[0] - fake_f[0]).mean())
+    assert float(values["hole_border"]) == pytest.approx(
+        float(pixel.hole_border_l1(y, out, mask, width=2)), rel=1e-6)
     expected = sum(float(v) * t.weight for v, t in zip(values.values(), terms))
     assert float(total) == pytest.approx(expected, rel=1e-6)
     assert all(float(v) > 0 for v in values.values())

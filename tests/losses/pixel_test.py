@@ -43,6 +43,43 @@ def test_hole_l1_hand_example():
     assert float(pixel.valid_l1(y, out, mask)) == pytest.approx((1 + 2 + 3) / 6)
 
 
+def test_hole_border_l1_hand_worked_band():
+    # A 1x7 strip: known | 5 hole pixels | known. With width 1 the band is the two hole pixels
+    # next to a known pixel; with width 2 four; with width 3 all five.
+    y = np.zeros((1, 1, 7, 1), "float32")
+    out = np.array([0, 1, 2, 4, 8, 16, 0], "float32").reshape(1, 1, 7, 1)
+    mask = np.array([1, 0, 0, 0, 0, 0, 1], "float32").reshape(1, 1, 7, 1)
+    assert float(pixel.hole_border_l1(y, out, mask, width=1)) == pytest.approx((1 + 16) / 7)
+    assert float(pixel.hole_border_l1(y, out, mask, width=2)) == pytest.approx((1 + 2 + 8 + 16) / 7)
+    assert float(pixel.hole_border_l1(y, out, mask, width=3)) == pytest.approx(31 / 7)
+    # Known pixels never count, and a hole without known pixels in reach has no band.
+    assert float(pixel.hole_border_l1(y, out + 100 * mask, mask, width=1)) == pytest.approx(
+        17 / 7)
+    assert float(pixel.hole_border_l1(y, out, np.zeros_like(mask), width=3)) == 0.0
+
+
+@pytest.mark.parametrize("mask_channels", [1, 3])
+def test_hole_border_l1_matches_a_distance_transform(mask_channels):
+    from scipy import ndimage
+
+    y, out, mask = _data(seed=3, h=9, w=11, mask_channels=mask_channels)
+    m3 = np.broadcast_to(mask, y.shape)
+    diff = np.abs(y.astype(np.float64) - out)
+    for width in (1, 2):
+        # Chessboard distance of each hole pixel to the nearest known pixel (per image).
+        band = np.stack([
+            ndimage.distance_transform_cdt(1 - m[..., :1], metric="chessboard") <= width
+            for m in mask
+        ]) * (1 - m3)
+        ref = (diff * band).sum() / y.size
+        np.testing.assert_allclose(
+            float(pixel.hole_border_l1(y, out, mask, width=width)), ref, rtol=1e-6)
+    # The band is part of the hole: never more than L_hole.
+    assert float(pixel.hole_border_l1(y, out, mask, 5)) <= float(pixel.hole_l1(y, out, mask))
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
+        pixel.hole_border_l1(y, out, mask, width=0)
+
+
 def _np_tv_means(x):
     return np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean()
 

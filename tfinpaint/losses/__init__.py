@@ -36,7 +36,7 @@ from tfinpaint.losses.perceptual import (
     perceptual_loss,
     style_loss,
 )
-from tfinpaint.losses.pixel import hole_l1, l1, total_variation, valid_l1
+from tfinpaint.losses.pixel import hole_border_l1, hole_l1, l1, total_variation, valid_l1
 from tfinpaint.losses.sobel import sobel_edge_loss
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "gram_matrix",
     "high_frequency_loss",
     "high_pass",
+    "hole_border_l1",
     "hole_l1",
     "keras_layer_name",
     "l1",

@@ -67,8 +67,9 @@ class GeneratorLoss:
         ``metric_name`` to its **unweighted** float32 value.
 
     Per-loss behaviour (see each function): ``valid``/``hole`` :func:`pixel.valid_l1` /
-    :func:`pixel.hole_l1`; ``tv`` :func:`pixel.total_variation` on the hole region (``tv_dilated``
-    with ``dilated=True``; ``tv_image`` on the whole image, MADF); ``l1`` :func:`pixel.l1`;
+    :func:`pixel.hole_l1`; ``hole_border`` :func:`pixel.hole_border_l1` (option ``width``);
+    ``tv`` :func:`pixel.total_variation` on the hole region (``tv_dilated`` with
+    ``dilated=True``; ``tv_image`` on the whole image, MADF); ``l1`` :func:`pixel.l1`;
     ``perceptual``/``style``/``correlation`` against the target's features; ``low_frequency``
     :func:`frequency.low_frequency_loss`;
     ``high_frequency`` :func:`frequency.high_frequency_loss` weighted by the hole (Baik);
@@ -213,6 +214,8 @@ class GeneratorLoss:
             return pixel.valid_l1(target, x, mask)
         if loss == "hole":
             return pixel.hole_l1(target, x, mask)
+        if loss == "hole_border":
+            return pixel.hole_border_l1(target, x, mask, **term.kwargs)
         if loss == "l1":
             return pixel.l1(target, x, **term.kwargs)
         if loss == "tv":

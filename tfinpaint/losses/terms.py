@@ -13,6 +13,7 @@ import dataclasses
 LOSS_NAMES = (
     "valid",  # mean(|y - out| * M) over all elements
     "hole",  # mean(|y - out| * (1 - M)) over all elements
+    "hole_border",  # the same on the hole pixels within `width` px of a known pixel (seams)
     "tv",  # total variation on the hole region
     "tv_image",  # total variation of the whole image (MADF loss.py::total_variation_loss)
     "tv_dilated",  # total variation on the 1-px dilated hole region (PConv paper)
@@ -28,6 +29,7 @@ LOSS_NAMES = (
 )
 # Keyword options a term may pass to its loss function (``LossTerm.options``).
 LOSS_OPTIONS = {
+    "hole_border": ("width",),  # band width in pixels (default 3)
     "l1": ("reduction",),  # "mean" | "sum" (Region-wise rec_loss: reduce_sum)
     "style": ("reduction",),  # "mean" | "sum" (Region-wise loss_style: reduce_sum)
     "correlation": ("reduction", "chunk_size"),  # + rows per block (None = dense)

@@ -104,3 +104,21 @@ PCONV_UNET_DEFAULT = register_recipe(
         ),
     )
 )
+
+# The shipped default model's last fine-tuning stage (``scripts/train_default.py``, stage 4):
+# ``pconv_unet_default`` plus the hole-border L1 (``tfinpaint.losses.pixel.hole_border_l1``,
+# band 3 px) at weight 12, so hole pixels next to the known image weigh 3x the interior's 6.
+# After stage 3 the first 1.5 px of a hole still had 2.8x OpenCV Telea's error on the
+# evaluation photos (dark dots and lines along the hole's edge), which is what small holes lose.
+PCONV_UNET_DEFAULT_BORDER = register_recipe(
+    PCONV_UNET_DEFAULT.replace(
+        name="pconv_unet_default_border",
+        terms=PCONV_UNET_DEFAULT.terms + (
+            LossTerm("hole_border", 12.0, options={"width": 3}),
+        ),
+        notes=(
+            "pconv_unet_default plus 12 L_hole_border (L1 on the hole pixels within 3 px of a "
+            "known pixel): the shipped default model's seam fine-tuning stage."
+        ),
+    )
+)
